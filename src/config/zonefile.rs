@@ -1,0 +1,139 @@
+//! The zone policy file as written: serde types that mirror the TOML, with spans.
+//!
+//! Nothing here is checked beyond TOML syntax and key names (`deny_unknown_fields`);
+//! `validate` turns these into `zone` types and reports problems with their position.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneFile {
+    pub zone: S<ZoneHeader>,
+    #[serde(default)]
+    pub records: Vec<S<RecordEntry>>,
+    #[serde(default)]
+    pub checks: BTreeMap<S<String>, S<CheckEntry>>,
+    #[serde(default)]
+    pub pools: BTreeMap<S<String>, S<PoolEntry>>,
+    #[serde(default)]
+    pub policies: Vec<S<PolicyEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneHeader {
+    pub origin: S<String>,
+    /// An RFC 1035 master file with static records, relative to this file.
+    pub records_file: Option<S<String>>,
+    /// Default TTL of static records.
+    pub ttl: Option<S<i64>>,
+    #[serde(default)]
+    pub nameservers: Vec<S<String>>,
+    pub soa: Option<S<SoaEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoaEntry {
+    pub mname: S<String>,
+    pub rname: S<String>,
+    pub serial: Option<S<i64>>,
+    pub refresh: Option<S<i64>>,
+    pub retry: Option<S<i64>>,
+    pub expire: Option<S<i64>>,
+    /// Negative-caching TTL (RFC 2308).
+    pub minimum: Option<S<i64>>,
+    pub ttl: Option<S<i64>>,
+}
+
+/// One owner name and its static RRsets. Values are RFC 1035 presentation format
+/// (`MX = ["10 mail"]`), except TXT, whose strings are the text itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordEntry {
+    pub name: S<String>,
+    pub ttl: Option<S<i64>>,
+    #[serde(rename = "A")]
+    pub a: Option<S<OneOrMany>>,
+    #[serde(rename = "AAAA")]
+    pub aaaa: Option<S<OneOrMany>>,
+    #[serde(rename = "CNAME")]
+    pub cname: Option<S<String>>,
+    #[serde(rename = "MX")]
+    pub mx: Option<S<OneOrMany>>,
+    #[serde(rename = "TXT")]
+    pub txt: Option<S<OneOrMany>>,
+    #[serde(rename = "SRV")]
+    pub srv: Option<S<OneOrMany>>,
+    #[serde(rename = "CAA")]
+    pub caa: Option<S<OneOrMany>>,
+    #[serde(rename = "NS")]
+    pub ns: Option<S<OneOrMany>>,
+    #[serde(rename = "PTR")]
+    pub ptr: Option<S<OneOrMany>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckEntry {
+    pub kind: S<String>,
+    pub port: S<i64>,
+    pub host: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub expect_status: Option<S<StatusSpec>>,
+    pub body_contains: Option<S<String>>,
+    pub interval: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub fall: Option<S<i64>>,
+    pub rise: Option<S<i64>>,
+    pub startup: Option<S<String>>,
+    pub tls_verify: Option<S<bool>>,
+}
+
+/// `200`, or a range `"200-299"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    One(i64),
+    Range(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntry {
+    pub region: S<String>,
+    pub addresses: S<Vec<S<String>>>,
+    pub check: Option<S<String>>,
+    pub min_healthy: Option<S<i64>>,
+    pub location: Option<S<Location>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEntry {
+    pub name: S<String>,
+    pub policy: S<String>,
+    pub ttl: Option<S<i64>>,
+    #[serde(default)]
+    pub pools: Vec<S<String>>,
+    pub when_all_down: Option<S<String>>,
+}

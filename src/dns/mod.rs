@@ -1,0 +1,20 @@
+//! The DNS front: RFC mechanics kept apart from routing. `respond` decides the reply,
+//! `encode` puts it on the wire, `udp` and `tcp` carry it.
+
+pub mod encode;
+pub mod respond;
+pub mod tcp;
+pub mod udp;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::routing::RoutingTable;
+
+/// The one place routing state lives; queries `load` it, the updater `store`s it.
+pub type SharedTable = Arc<ArcSwap<RoutingTable>>;
+
+/// Largest UDP answer we send, whatever the client offers: the DNS Flag Day 2020 value,
+/// which avoids IP fragmentation on common paths.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;

@@ -1,0 +1,126 @@
+//! Deciding the reply to one request: opcode, class, EDNS version and Client Subnet,
+//! then the routing lookup. No I/O; both transports share it.
+
+use std::net::IpAddr;
+
+use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::rr::{DNSClass, RecordType};
+
+use super::MAX_UDP_PAYLOAD;
+use crate::policy::Client;
+use crate::routing::{Lookup, RoutingTable};
+
+/// What the transports hand in: the parts of a parsed request that matter.
+pub struct RequestView<'a> {
+    pub metadata: &'a Metadata,
+    pub question: Option<&'a Query>,
+    pub question_count: usize,
+    pub edns: Option<&'a Edns>,
+    pub src: IpAddr,
+}
+
+/// The reply before encoding.
+pub struct Reply<'t> {
+    pub metadata: Metadata,
+    pub lookup: Lookup<'t>,
+    pub edns: Option<Edns>,
+}
+
+fn reply_metadata(req: &Metadata, rcode: ResponseCode) -> Metadata {
+    let mut m = Metadata::new(req.id, MessageType::Response, req.op_code);
+    m.recursion_desired = req.recursion_desired;
+    // Authoritative only: never offer recursion (RA stays clear).
+    m.recursion_available = false;
+    m.checking_disabled = req.checking_disabled;
+    m.response_code = rcode;
+    m
+}
+
+fn empty(rcode: ResponseCode) -> Lookup<'static> {
+    Lookup {
+        rcode,
+        authoritative: false,
+        answers: Vec::new(),
+        authority: Vec::new(),
+        additional: Vec::new(),
+        scope: None,
+    }
+}
+
+/// The client subnet a query carries, if any, as (address, source prefix length).
+pub fn client_subnet(edns: Option<&Edns>) -> Option<ClientSubnet> {
+    match edns?.option(EdnsCode::Subnet)? {
+        EdnsOption::Subnet(s) => Some(*s),
+        _ => None,
+    }
+}
+
+pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> {
+    let ecs = client_subnet(req.edns);
+    let mut edns_out = req.edns.map(|e| {
+        let mut out = Edns::new();
+        out.set_max_payload(MAX_UDP_PAYLOAD);
+        out.set_version(0);
+        out.set_dnssec_ok(e.flags().dnssec_ok);
+        out
+    });
+
+    let finish = |rcode: ResponseCode, lookup: Lookup<'t>, edns: Option<Edns>| {
+        let mut metadata = reply_metadata(req.metadata, rcode);
+        metadata.authoritative = lookup.authoritative;
+        Reply {
+            metadata,
+            lookup,
+            edns,
+        }
+    };
+
+    // RFC 6891 §6.1.3: a version we don't speak gets BADVERS, with our OPT at version 0.
+    if req.edns.is_some_and(|e| e.version() > 0) {
+        return finish(ResponseCode::BADVERS, empty(ResponseCode::BADVERS), edns_out);
+    }
+    if req.metadata.op_code != OpCode::Query {
+        return finish(ResponseCode::NotImp, empty(ResponseCode::NotImp), edns_out);
+    }
+    let question = match (req.question_count, req.question) {
+        (1, Some(q)) => q,
+        _ => return finish(ResponseCode::FormErr, empty(ResponseCode::FormErr), edns_out),
+    };
+    if question.query_class != DNSClass::IN {
+        return finish(ResponseCode::Refused, empty(ResponseCode::Refused), edns_out);
+    }
+    match question.query_type {
+        // Zone transfers are not offered; meta types can't be answered from data.
+        RecordType::AXFR | RecordType::IXFR => {
+            return finish(ResponseCode::Refused, empty(ResponseCode::Refused), edns_out)
+        }
+        RecordType::OPT => {
+            return finish(ResponseCode::FormErr, empty(ResponseCode::FormErr), edns_out)
+        }
+        _ => {}
+    }
+
+    // RFC 7871 §7.1.2: a source prefix of 0 asks us not to use the client's address.
+    let subnet = ecs.map(|s| (s.addr(), s.source_prefix()));
+    let client = Client {
+        addr: req.src,
+        subnet,
+    };
+    let lookup = table.lookup(&question.name, question.query_type, &client);
+
+    // RFC 7871 §7.2.1: echo the option, with the scope that decided the answer.
+    if let (Some(edns), Some(s)) = (edns_out.as_mut(), ecs) {
+        let scope = match lookup.scope {
+            Some(scope) if s.source_prefix() > 0 => scope,
+            _ => 0,
+        };
+        edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+            s.addr(),
+            s.source_prefix(),
+            scope,
+        )));
+    }
+    let rcode = lookup.rcode;
+    finish(rcode, lookup, edns_out)
+}

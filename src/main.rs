@@ -1,0 +1,116 @@
+//! The `switchyard` command: CLI parsing and wiring only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use switchyard::config::{self, ServerConfig};
+use switchyard::{demo, server};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "Authoritative DNS that answers by policy and live health")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the zones named by a server file.
+    Serve {
+        #[arg(long, short, default_value = "switchyard.toml")]
+        config: PathBuf,
+    },
+    /// Validate zone policy files (a directory or one file) and print a summary.
+    Check { path: PathBuf },
+    /// Run the demo: the zones under `zones/` with two local backends you can fail.
+    Demo {
+        #[arg(long, default_value = "zones")]
+        zones: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:5353")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn init_logging(default: &str) {
+    // hickory-server logs every response at info: far too much for a nameserver.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},hickory_server=warn,hickory_proto=warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { path } => match config::load_zones(&path) {
+            Ok(zones) => {
+                print!("{}", switchyard::zone::summary::summarize(&zones));
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                eprintln!("{} error(s); nothing was loaded", errors.0.len());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => {
+            let cfg = match ServerConfig::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logging(&cfg.log);
+            let zones = match config::load_zones(&cfg.zones) {
+                Ok(z) => z,
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    eprintln!("refusing to start: {} error(s) in zone files", errors.0.len());
+                    return ExitCode::FAILURE;
+                }
+            };
+            run(async move {
+                let running = server::start(&cfg, zones).await?;
+                announce(&running);
+                server::terminated().await;
+                running.stop().await;
+                Ok(())
+            })
+        }
+        Command::Demo { zones, listen } => {
+            init_logging("info");
+            run(demo::run(zones, listen))
+        }
+    }
+}
+
+/// Tests and scripts read this line to learn the bound port.
+fn announce(running: &server::Running) {
+    for a in &running.dns_addrs {
+        println!("listening dns={a}");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

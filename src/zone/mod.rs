@@ -1,0 +1,178 @@
+//! The typed, validated zone set: what `config` produces and `routing` consumes.
+//!
+//! Everything here is already checked: names are fully qualified, references resolve,
+//! addresses parse. Nothing in this module reads files or knows about health.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, Record};
+
+pub mod summary;
+
+/// Every zone Switchyard serves, as one immutable value.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneSet {
+    pub zones: Vec<Arc<Zone>>,
+}
+
+impl ZoneSet {
+    /// Every (check, address) pair some pool asks to be probed, each once.
+    pub fn targets(&self) -> BTreeMap<Target, Arc<CheckSpec>> {
+        let mut out = BTreeMap::new();
+        for zone in &self.zones {
+            for pool in zone.pools.values() {
+                if let Some(check) = &pool.check {
+                    let spec = &zone.checks[check];
+                    for addr in &pool.addresses {
+                        out.insert(
+                            Target {
+                                check: spec.id.clone(),
+                                addr: *addr,
+                            },
+                            spec.clone(),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One zone: its apex records, static data, pools, checks and policies.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub origin: Name,
+    /// The policy file this zone came from, for messages.
+    pub file: PathBuf,
+    pub soa: Record,
+    /// Every static record, apex SOA and NS included, owner names fully qualified.
+    pub records: Vec<Record>,
+    pub pools: BTreeMap<Arc<str>, Pool>,
+    /// Keyed by the check's name inside this zone file.
+    pub checks: BTreeMap<Arc<str>, Arc<CheckSpec>>,
+    pub policies: Vec<Policy>,
+}
+
+/// A group of addresses in one region that stand or fall together.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub name: Arc<str>,
+    pub region: Arc<str>,
+    pub addresses: Vec<IpAddr>,
+    /// Name of the check (in the same zone) that probes each address; `None` = always up.
+    pub check: Option<Arc<str>>,
+    /// The pool is up while at least this many of its addresses are up.
+    pub min_healthy: usize,
+}
+
+/// A health check definition, shared by every pool that names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSpec {
+    /// Globally unique: `<zone origin>/<check name>`.
+    pub id: Arc<str>,
+    pub kind: CheckKind,
+    pub port: u16,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures before an up target goes down.
+    pub fall: u32,
+    /// Consecutive successes before a down target comes up.
+    pub rise: u32,
+    /// What a target counts as before its first result.
+    pub startup: StartupState,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    Http(HttpCheck),
+    Https(HttpCheck),
+    Tcp,
+}
+
+impl CheckKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Http(_) => "http",
+            CheckKind::Https(_) => "https",
+            CheckKind::Tcp => "tcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCheck {
+    /// Host header, and SNI for https. `None`: the address itself.
+    pub host: Option<String>,
+    pub path: String,
+    pub expect_status: RangeInclusive<u16>,
+    pub body_contains: Option<String>,
+    /// Verify the server certificate (https only). On by default.
+    pub tls_verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupState {
+    Down,
+    Up,
+}
+
+/// One probed endpoint: a check applied to one address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Target {
+    pub check: Arc<str>,
+    pub addr: IpAddr,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.check, self.addr)
+    }
+}
+
+/// A name answered by policy rather than by static records.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The policy's label in the file, for messages and status.
+    pub label: Arc<str>,
+    /// The owner name it answers for (fully qualified).
+    pub name: Name,
+    pub ttl: u32,
+    pub kind: PolicyKind,
+    pub when_all_down: AllDown,
+}
+
+#[derive(Debug, Clone)]
+pub enum PolicyKind {
+    /// Pools in priority order: the first one up wins.
+    Failover { pools: Vec<Arc<str>> },
+}
+
+/// What a policy answers when none of its pools is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AllDown {
+    /// Every configured address of every pool: a resolver that gets some dead addresses
+    /// can still reach a live one, while an empty answer guarantees an outage (the choice
+    /// of Route 53 and Azure Traffic Manager).
+    #[default]
+    ServeAll,
+    /// The first pool's configured addresses.
+    ServeFirst,
+    /// NODATA: no address at all.
+    NoData,
+}
+
+impl AllDown {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllDown::ServeAll => "serve-all",
+            AllDown::ServeFirst => "serve-first",
+            AllDown::NoData => "nodata",
+        }
+    }
+}
