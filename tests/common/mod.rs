@@ -1,0 +1,219 @@
+//! Shared harness for the end-to-end tests: start the real `switchyard` binary on
+//! 127.0.0.1 port 0, learn its port from stdout, query it with `dig`, and wait for
+//! conditions with deadlines instead of fixed sleeps.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory holding `switchyard.toml` and a `zones/` directory.
+pub struct Layout {
+    pub dir: tempfile::TempDir,
+}
+
+impl Layout {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        std::fs::write(
+            dir.path().join("switchyard.toml"),
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nzones = \"zones\"\nudp_sockets = 2\nlog = \"info\"\n",
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    pub fn zone(&self, file: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join("zones").join(file);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("switchyard.toml")
+    }
+
+    /// Start `switchyard serve` and wait until it prints its bound address.
+    pub fn serve(self) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(self.config())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn switchyard");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = l2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("listening dns=") {
+                    let _ = tx.send(a.parse::<SocketAddr>().unwrap());
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("switchyard did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            addr,
+            log,
+            _dir: self.dir,
+        }
+    }
+
+    /// Run `switchyard serve` expecting it to refuse to start; returns its stderr.
+    pub fn serve_fails(&self) -> String {
+        let out = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(self.config())
+            .output()
+            .expect("run switchyard");
+        assert!(!out.status.success(), "serve should have refused to start");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Server {
+    pub fn dig(&self, args: &str) -> Dig {
+        dig(self.addr, args)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// One dig run, parsed just enough for assertions.
+#[derive(Debug, Clone)]
+pub struct Dig {
+    pub raw: String,
+}
+
+impl Dig {
+    pub fn status(&self) -> String {
+        self.raw
+            .split("status: ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .unwrap_or("NO-REPLY")
+            .to_string()
+    }
+    pub fn flags(&self) -> Vec<String> {
+        self.raw
+            .lines()
+            .find(|l| l.starts_with(";; flags:"))
+            .map(|l| {
+                l.trim_start_matches(";; flags:")
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    pub fn has_flag(&self, f: &str) -> bool {
+        self.flags().iter().any(|x| x == f)
+    }
+    /// Records of a section ("ANSWER", "AUTHORITY", "ADDITIONAL") as whitespace-split fields.
+    pub fn section(&self, name: &str) -> Vec<Vec<String>> {
+        let header = format!(";; {name} SECTION:");
+        let mut out = Vec::new();
+        let mut inside = false;
+        for line in self.raw.lines() {
+            if line.starts_with(&header) {
+                inside = true;
+                continue;
+            }
+            if inside {
+                if line.trim().is_empty() || line.starts_with(";;") {
+                    break;
+                }
+                out.push(line.split_whitespace().map(String::from).collect());
+            }
+        }
+        out
+    }
+    pub fn answer(&self) -> Vec<Vec<String>> {
+        self.section("ANSWER")
+    }
+    /// The rdata (everything after the type) of each answer record of type `t`.
+    pub fn rdata(&self, t: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .answer()
+            .iter()
+            .filter(|r| r.get(3).map(String::as_str) == Some(t))
+            .map(|r| r[4..].join(" "))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn dig(addr: SocketAddr, args: &str) -> Dig {
+    let out = Command::new("dig")
+        .arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string()])
+        .args(["+time=2", "+tries=1", "+norec"])
+        .args(args.split_whitespace())
+        .output()
+        .expect("dig is required: apt-get install -y bind9-dnsutils (scripts/test.sh does this)");
+    Dig {
+        raw: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+/// Poll `f` until it returns Some or the deadline passes; the returned duration is how
+/// long it took.
+pub fn wait_for<T>(deadline: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> (T, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return (v, start.elapsed());
+        }
+        if start.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
