@@ -1,9 +1,1091 @@
-//! TEMPORARY shim until the master file loader lands.
-use hickory_proto::rr::{Name, Record};
+//! Loading RFC 1035 master files into records.
+//!
+//! hickory's zone parser does the parsing. This file owns what it lacks: RFC 3597
+//! generic records (`TYPE65280 \# 4 0A000001`), which hickory rejects, and line
+//! numbers in errors, which hickory does not report.
+
+use std::collections::btree_map::{BTreeMap, Entry as MapEntry};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
+use hickory_proto::serialize::binary::{BinDecoder, Restrict};
+use hickory_proto::serialize::txt::{parse_ttl, ParseError, Parser};
+
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", file.display())]
-pub struct MasterFileError { pub file: PathBuf, pub line: Option<usize>, pub message: String }
-pub fn load(path: &Path, _origin: &Name) -> Result<Vec<Record>, MasterFileError> {
-    Err(MasterFileError { file: path.into(), line: None, message: "not yet".into() })
+#[error("{}:{}: {message}", file.display(), line.map(|l| l.to_string()).unwrap_or_else(|| "?".into()))]
+pub struct MasterFileError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Parse an RFC 1035 master file's text. `origin` is the zone origin (fqdn) used as the initial $ORIGIN.
+/// Returns every record in the file (SOA and NS included) in file order or any stable order.
+pub fn parse(text: &str, path: &Path, origin: &Name) -> Result<Vec<Record>, MasterFileError> {
+    let error = |line, message| MasterFileError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let pre = match preprocess(text) {
+        Ok(pre) => pre,
+        Err(e) => {
+            // A plain syntax error above the bad generic record is the first error in
+            // the file, so it is the one to report.
+            if let Err(first) = run_parser(&e.prefix, path, origin) {
+                let (line, message) = locate_error(&e.prefix, path, origin, first);
+                return Err(error(line, message));
+            }
+            return Err(error(Some(e.line), e.message));
+        }
+    };
+    let map = match run_parser(&pre.text, path, origin) {
+        Ok(map) => map,
+        Err(e) => {
+            let (line, message) = locate_error(&pre.text, path, origin, e);
+            return Err(error(line, message));
+        }
+    };
+    restore(map, &pre).map_err(|(line, message)| error(Some(line), message))
+}
+
+/// Read the file at `path` and parse it.
+pub fn load(path: &Path, origin: &Name) -> Result<Vec<Record>, MasterFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| MasterFileError {
+        file: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read file: {e}"),
+    })?;
+    parse(&text, path, origin)
+}
+
+fn run_parser(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+) -> Result<BTreeMap<RrKey, RecordSet>, ParseError> {
+    // hickory panics on a relative $INCLUDE when the path has no parent ("" or "/");
+    // without a path it returns an error instead.
+    let base = path.parent().map(|_| path.to_path_buf());
+    Parser::new(text, base, Some(origin.clone()))
+        .parse()
+        .map(|(_, map)| map)
+}
+
+/// Finds the first entry that makes hickory fail: the shortest failing prefix that
+/// ends between entries. Parsing is sequential, so once a prefix fails every longer
+/// one does too, which makes binary search valid. `full` is the whole text's error.
+fn locate_error(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    full: ParseError,
+) -> (Option<usize>, String) {
+    let entries: Vec<Entry> = Scanner::new(text).collect();
+    let Some(last) = entries.len().checked_sub(1) else {
+        return (None, full.to_string());
+    };
+    let (mut lo, mut hi, mut err) = (0, last, full);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match run_parser(&text[..entries[mid].end], path, origin) {
+            Ok(_) => lo = mid + 1,
+            Err(e) => {
+                hi = mid;
+                err = e;
+            }
+        }
+    }
+    let culprit = &entries[lo];
+    let mut message = err.to_string();
+    if let Some(hint) = generic_form_hint(&message) {
+        message = format!("{message}; {hint}");
+    }
+    if culprit.last_line > culprit.line {
+        // hickory gives no position inside a parenthesised record.
+        message = format!(
+            "{message} (in the record spanning lines {}-{})",
+            culprit.line, culprit.last_line
+        );
+    }
+    (Some(culprit.line), message)
+}
+
+/// hickory has no presentation-format parser for some types (RRSIG, NSEC, DNSKEY,
+/// DNAME, ...) but loads them fine from generic rdata.
+fn generic_form_hint(message: &str) -> Option<String> {
+    let name = if let Some(i) = message.find(" should be dynamically generated") {
+        message[..i].rsplit(' ').next()?
+    } else if let Some(rest) = message.strip_prefix("unsupported RecordType: ") {
+        rest.trim()
+    } else if message.contains("parse is not implemented for NULL") {
+        "NULL"
+    } else {
+        return None;
+    };
+    let code = u16::from(RecordType::from_str(name).ok()?);
+    Some(format!(
+        "this server cannot read {name} in presentation format; write it in RFC 3597 \
+         generic form instead: `{name} \\# <length> <hex rdata>` (or `TYPE{code} \\# ...`)"
+    ))
+}
+
+/// The text hickory actually parses: generic records replaced by TXT placeholders.
+struct Preprocessed {
+    text: String,
+    marker: String,
+    generics: Vec<Generic>,
+}
+
+struct Generic {
+    rdata: RData,
+    line: usize,
+}
+
+struct PreError {
+    line: usize,
+    message: String,
+    /// The rewritten text before the bad entry, to look for an earlier error.
+    prefix: String,
+}
+
+/// Rewrites each RFC 3597 record's `<type> \# <len> <hex>` as `TXT <marker><n>`.
+/// Owner, TTL and class tokens stay as written so hickory applies its own owner,
+/// TTL and class defaulting to them; newlines inside the replaced part are kept so
+/// line numbers stay right.
+fn preprocess(text: &str) -> Result<Preprocessed, PreError> {
+    let marker = unique_marker(text);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut generics = Vec::new();
+    for entry in Scanner::new(text) {
+        let Some(rr) = analyze(text, &entry) else {
+            continue;
+        };
+        let type_text = &text[rr.type_tok.start..rr.type_tok.end];
+        if !is_generic(text, &rr.rdata) {
+            // RFC 3597 section 5 allows TYPEnnn for a known type with normal rdata.
+            if let Some(mnemonic) = known_type_mnemonic(type_text) {
+                out.push_str(&text[copied..rr.type_tok.start]);
+                out.push_str(mnemonic);
+                copied = rr.type_tok.end;
+            }
+            continue;
+        }
+        let rdata = match decode_generic(text, rr.type_tok, &rr.rdata) {
+            Ok(rdata) => rdata,
+            Err((line, message)) => {
+                out.push_str(&text[copied..entry.start]);
+                return Err(PreError {
+                    line,
+                    message,
+                    prefix: out,
+                });
+            }
+        };
+        let end = entry.tokens.last().map_or(rr.type_tok.end, |t| t.end);
+        let newlines = text[rr.type_tok.start..end].matches('\n').count();
+        let index = generics.len();
+        generics.push(Generic {
+            rdata,
+            line: rr.type_tok.line,
+        });
+        out.push_str(&text[copied..rr.type_tok.start]);
+        if newlines == 0 {
+            out.push_str(&format!("TXT {marker}{index}"));
+        } else {
+            // A bare newline would end the entry; inside parentheses it does not.
+            out.push_str(&format!("TXT ( {marker}{index}{} )", "\n".repeat(newlines)));
+        }
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Ok(Preprocessed {
+        text: out,
+        marker,
+        generics,
+    })
+}
+
+/// A placeholder prefix that occurs nowhere in the file, so no real TXT record can
+/// be mistaken for a placeholder.
+fn unique_marker(text: &str) -> String {
+    let mut marker = String::from("switchyard-rfc3597-placeholder-");
+    while text.contains(&marker) {
+        marker.insert(0, 'x');
+    }
+    marker
+}
+
+fn is_generic(text: &str, rdata: &[Item]) -> bool {
+    rdata
+        .first()
+        .is_some_and(|i| !i.quoted && &text[i.start..i.end] == "\\#")
+}
+
+fn type_code(type_text: &str) -> Option<u16> {
+    let upper = type_text.to_ascii_uppercase();
+    match upper.strip_prefix("TYPE") {
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits.parse().ok()
+        }
+        _ => RecordType::from_str(&upper).ok().map(u16::from),
+    }
+}
+
+fn known_type_mnemonic(type_text: &str) -> Option<&'static str> {
+    let upper = type_text.to_ascii_uppercase();
+    let digits = upper.strip_prefix("TYPE")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rtype = RecordType::from(digits.parse::<u16>().ok()?);
+    if matches!(rtype, RecordType::Unknown(_)) {
+        return None;
+    }
+    let name: &'static str = rtype.into();
+    // Only when hickory reads the mnemonic back as the same type.
+    (RecordType::from_str(name).ok() == Some(rtype)).then_some(name)
+}
+
+fn type_display(rtype: RecordType) -> String {
+    match rtype {
+        RecordType::Unknown(code) => format!("TYPE{code}"),
+        known => known.to_string(),
+    }
+}
+
+/// `rdata[0]` is the `\#` token.
+fn decode_generic(text: &str, type_tok: &Token, rdata: &[Item]) -> Result<RData, (usize, String)> {
+    let type_text = &text[type_tok.start..type_tok.end];
+    let code = type_code(type_text)
+        .ok_or_else(|| (type_tok.line, format!("unknown record type {type_text:?}")))?;
+    // RFC 6895: 0 is reserved, OPT and 128-255 are meta/query types; none belongs in a zone.
+    if code == 0 || code == 41 || (128..=255).contains(&code) {
+        return Err((
+            type_tok.line,
+            format!("record type {type_text} ({code}) cannot appear in a zone file"),
+        ));
+    }
+    let Some(len_item) = rdata.get(1) else {
+        return Err((
+            rdata.first().map_or(type_tok.line, |i| i.line),
+            "RFC 3597 generic rdata: missing length after \\#".into(),
+        ));
+    };
+    let len_text = &text[len_item.start..len_item.end];
+    let length = (!len_item.quoted && len_text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| len_text.parse::<u16>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            (
+                len_item.line,
+                format!("RFC 3597 generic rdata: invalid length {len_text:?}"),
+            )
+        })?;
+    let mut bytes = Vec::with_capacity(usize::from(length));
+    // RFC 3597 lets the hex be split anywhere, even inside a byte.
+    let mut pending: Option<u8> = None;
+    for item in &rdata[2..] {
+        let hex = &text[item.start..item.end];
+        if item.quoted {
+            return Err((
+                item.line,
+                format!("RFC 3597 generic rdata: invalid hex {hex:?}"),
+            ));
+        }
+        for c in hex.chars() {
+            let nibble = c.to_digit(16).ok_or_else(|| {
+                (
+                    item.line,
+                    format!("RFC 3597 generic rdata: invalid hex {hex:?}"),
+                )
+            })? as u8;
+            match pending.take() {
+                Some(high) => bytes.push(high << 4 | nibble),
+                None => pending = Some(nibble),
+            }
+        }
+    }
+    let last_line = rdata.last().map_or(type_tok.line, |i| i.line);
+    if pending.is_some() {
+        return Err((
+            last_line,
+            "RFC 3597 generic rdata: odd number of hex digits".into(),
+        ));
+    }
+    if bytes.len() != usize::from(length) {
+        return Err((
+            len_item.line,
+            format!(
+                "RFC 3597 generic rdata: length {length} does not match {} bytes of hex data",
+                bytes.len()
+            ),
+        ));
+    }
+    let rtype = RecordType::from(code);
+    if let RecordType::Unknown(_) = rtype {
+        // NULL::with debug-asserts on empty data; NULL::new is the empty form.
+        let rdata = if bytes.is_empty() {
+            NULL::new()
+        } else {
+            NULL::with(bytes)
+        };
+        return Ok(RData::Unknown { code: rtype, rdata });
+    }
+    let mut decoder = BinDecoder::new(&bytes);
+    RData::read(&mut decoder, rtype, Restrict::new(length)).map_err(|e| {
+        (
+            type_tok.line,
+            format!(
+                "cannot decode {} from RFC 3597 generic rdata: {e}",
+                type_display(rtype)
+            ),
+        )
+    })
+}
+
+/// Swaps placeholders for their real rdata. Converted records go through the same
+/// insert rules hickory uses (duplicates merge, one CNAME, one SOA) since hickory
+/// never saw their real type.
+fn restore(
+    map: BTreeMap<RrKey, RecordSet>,
+    pre: &Preprocessed,
+) -> Result<Vec<Record>, (usize, String)> {
+    let mut sets: BTreeMap<RrKey, RecordSet> = BTreeMap::new();
+    let mut converted = Vec::new();
+    for record in map.into_values().flatten() {
+        match placeholder(&record, pre) {
+            Some(generic) => {
+                let mut record = record;
+                record.data = generic.rdata.clone();
+                converted.push((record, generic.line));
+            }
+            None => {
+                // Already accepted by hickory, so the SOA rule cannot trip here.
+                let _ = insert(&mut sets, record);
+            }
+        }
+    }
+    for (record, line) in converted {
+        insert(&mut sets, record).map_err(|m| (line, m))?;
+    }
+    Ok(sets.into_values().flatten().collect())
+}
+
+fn placeholder<'p>(record: &Record, pre: &'p Preprocessed) -> Option<&'p Generic> {
+    let RData::TXT(txt) = &record.data else {
+        return None;
+    };
+    let [only] = &txt.txt_data[..] else {
+        return None;
+    };
+    let index = std::str::from_utf8(only)
+        .ok()?
+        .strip_prefix(pre.marker.as_str())?
+        .parse::<usize>()
+        .ok()?;
+    pre.generics.get(index)
+}
+
+fn insert(sets: &mut BTreeMap<RrKey, RecordSet>, record: Record) -> Result<(), String> {
+    let key = RrKey::new(LowerName::new(&record.name), record.record_type());
+    match sets.entry(key) {
+        MapEntry::Vacant(e) => {
+            e.insert(RecordSet::from(record));
+        }
+        MapEntry::Occupied(_) if record.record_type() == RecordType::SOA => {
+            return Err("SOA is already specified".into());
+        }
+        MapEntry::Occupied(mut e) => {
+            e.get_mut().insert(record, 0);
+        }
+    }
+    Ok(())
+}
+
+/// The shape of a resource-record entry, found the way hickory's parser finds it:
+/// after the owner (or leading blank), tokens are TTLs or classes until the first
+/// that is neither; that one is the type, and the rest is rdata.
+struct Rr<'e> {
+    type_tok: &'e Token,
+    rdata: Vec<Item>,
+}
+
+fn analyze<'e>(text: &str, entry: &'e Entry) -> Option<Rr<'e>> {
+    if entry.malformed {
+        // hickory will reject it; leave it as written so its error is about the text.
+        return None;
+    }
+    let mut tokens = entry.tokens.iter();
+    match tokens.next()?.kind {
+        Kind::Blank | Kind::At | Kind::Word | Kind::Quoted => {}
+        Kind::Dollar | Kind::List => return None,
+    }
+    let type_tok = loop {
+        let t = tokens.next()?;
+        if t.kind != Kind::Word {
+            return None;
+        }
+        let s = &text[t.start..t.end];
+        if parse_ttl(s).is_err() && DNSClass::from_str(&s.to_ascii_uppercase()).is_err() {
+            break t;
+        }
+    };
+    let mut rdata = Vec::new();
+    for t in tokens {
+        match t.kind {
+            Kind::Word | Kind::Quoted => rdata.push(Item {
+                start: t.start,
+                end: t.end,
+                line: t.line,
+                quoted: t.kind == Kind::Quoted,
+            }),
+            Kind::List => rdata.extend(t.items.iter().copied()),
+            Kind::Blank | Kind::At | Kind::Dollar => return None,
+        }
+    }
+    Some(Rr { type_tok, rdata })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Blank,
+    At,
+    Dollar,
+    Word,
+    Quoted,
+    List,
+}
+
+/// Byte offsets into the scanned text; `line` is 1-based, where the token starts.
+struct Token {
+    kind: Kind,
+    start: usize,
+    end: usize,
+    line: usize,
+    items: Vec<Item>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    start: usize,
+    end: usize,
+    line: usize,
+    quoted: bool,
+}
+
+/// One master-file entry: a line, or several when a list or quoted string spans them.
+struct Entry {
+    start: usize,
+    end: usize,
+    line: usize,
+    last_line: usize,
+    tokens: Vec<Token>,
+    /// Something hickory's lexer rejects.
+    malformed: bool,
+}
+
+/// Splits text into entries with the same rules as hickory's lexer (zone_lex.rs),
+/// so entry boundaries and token positions agree with what hickory parses. Notably,
+/// quotes are only special at the start of a token outside parentheses; inside
+/// parentheses hickory treats `"` as an ordinary character.
+struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        if c == '\n' {
+            self.line += 1;
+        }
+        Some(c)
+    }
+
+    fn token(&self, kind: Kind, start: usize, line: usize) -> Token {
+        Token {
+            kind,
+            start,
+            end: self.pos,
+            line,
+            items: Vec::new(),
+        }
+    }
+
+    fn skip_comment(&mut self) {
+        while self.peek().is_some_and(|c| c != '\n') {
+            self.bump();
+        }
+    }
+
+    /// Returns false where hickory would fail.
+    fn word(&mut self, in_list: bool) -> bool {
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || c == ';' {
+                return true;
+            }
+            if c == ')' {
+                return in_list;
+            }
+            if c.is_control() {
+                return false;
+            }
+            self.bump();
+        }
+        true
+    }
+
+    fn quoted(&mut self) -> bool {
+        self.bump();
+        let mut ok = true;
+        loop {
+            match self.bump() {
+                None => return false,
+                Some('"') => return ok,
+                Some('\\') => match self.peek() {
+                    // hickory reads \DDD as exactly three digits.
+                    Some(d) if d.is_numeric() => {
+                        for _ in 0..3 {
+                            ok &= self.bump().is_some_and(|c| c.is_ascii_digit());
+                        }
+                    }
+                    Some(c) => {
+                        ok &= !c.is_control();
+                        self.bump();
+                    }
+                    None => return false,
+                },
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn list(&mut self) -> (Vec<Item>, bool) {
+        self.bump();
+        let mut items = Vec::new();
+        let mut ok = true;
+        loop {
+            let Some(c) = self.peek() else {
+                return (items, false);
+            };
+            match c {
+                ';' => self.skip_comment(),
+                ')' => {
+                    self.bump();
+                    return (items, ok);
+                }
+                c if c.is_whitespace() => {
+                    self.bump();
+                }
+                c if c.is_control() => {
+                    self.bump();
+                    ok = false;
+                }
+                _ => {
+                    let (start, line) = (self.pos, self.line);
+                    ok &= self.word(true);
+                    items.push(Item {
+                        start,
+                        end: self.pos,
+                        line,
+                        quoted: false,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Scanner<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let (start, line) = (self.pos, self.line);
+        let mut tokens = Vec::new();
+        let mut malformed = false;
+        // Leading whitespace means "same owner as the previous record".
+        if let Some(c) = self.peek() {
+            if c != '\r' && c != '\n' && c.is_whitespace() {
+                self.bump();
+                tokens.push(self.token(Kind::Blank, start, line));
+            }
+        }
+        while let Some(c) = self.peek() {
+            let (tstart, tline) = (self.pos, self.line);
+            match c {
+                '\n' => {
+                    self.bump();
+                    break;
+                }
+                ';' => self.skip_comment(),
+                '@' => {
+                    self.bump();
+                    tokens.push(self.token(Kind::At, tstart, tline));
+                }
+                '$' => {
+                    self.bump();
+                    while self.peek().is_some_and(|c| c.is_ascii_uppercase()) {
+                        self.bump();
+                    }
+                    tokens.push(self.token(Kind::Dollar, tstart, tline));
+                }
+                '"' => {
+                    malformed |= !self.quoted();
+                    tokens.push(self.token(Kind::Quoted, tstart, tline));
+                }
+                '(' => {
+                    let (items, ok) = self.list();
+                    malformed |= !ok;
+                    let mut token = self.token(Kind::List, tstart, tline);
+                    token.items = items;
+                    tokens.push(token);
+                }
+                c if c.is_whitespace() => {
+                    self.bump();
+                }
+                c if c.is_control() || c == ')' => {
+                    self.bump();
+                    malformed = true;
+                }
+                _ => {
+                    malformed |= !self.word(false);
+                    tokens.push(self.token(Kind::Word, tstart, tline));
+                }
+            }
+        }
+        Some(Entry {
+            start,
+            end: self.pos,
+            line,
+            last_line: if self.text[start..self.pos].ends_with('\n') {
+                self.line - 1
+            } else {
+                self.line
+            },
+            tokens,
+            malformed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::dnssec::rdata::DNSSECRData;
+    use hickory_proto::rr::rdata::{A, AAAA};
+    use hickory_proto::serialize::binary::BinEncodable;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn origin() -> Name {
+        Name::from_ascii("example.com.").unwrap()
+    }
+
+    fn load_str(text: &str) -> Result<Vec<Record>, MasterFileError> {
+        parse(text, Path::new("zones/example.com.zone"), &origin())
+    }
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn find<'r>(records: &'r [Record], owner: &str, rtype: RecordType) -> Vec<&'r Record> {
+        let owner = name(owner);
+        records
+            .iter()
+            .filter(|r| r.name == owner && r.record_type() == rtype)
+            .collect()
+    }
+
+    fn one<'r>(records: &'r [Record], owner: &str, rtype: RecordType) -> &'r Record {
+        let found = find(records, owner, rtype);
+        assert_eq!(found.len(), 1, "{owner} {rtype}: {found:?}");
+        found[0]
+    }
+
+    fn unknown_bytes(record: &Record) -> Vec<u8> {
+        match &record.data {
+            RData::Unknown { rdata, .. } => rdata.anything.clone(),
+            other => panic!("not an unknown-type record: {other:?}"),
+        }
+    }
+
+    const ZONE: &str = r#"$ORIGIN example.com.
+$TTL 3600
+@   IN  SOA ns1.example.com. hostmaster.example.com. (
+            2024010101 ; serial
+            7200       ; refresh
+            3600       ; retry
+            1209600    ; expire
+            300 )      ; minimum
+    IN  NS  ns1
+    IN  NS  ns2.example.com.
+    IN  MX  10 mail
+@   IN  CAA 0 issue "letsencrypt.org"
+ns1 IN  A   192.0.2.53
+ns2 IN  A   192.0.2.54
+www 300 IN A 192.0.2.10
+www IN  AAAA 2001:db8::10
+ftp IN  CNAME www
+mail IN A   192.0.2.25
+txt IN  TXT "v=spf1 mx -all; not a comment" "a \# inside" ; real comment
+_sip._tcp IN SRV 10 60 5060 sip
+sip IN  A   192.0.2.60
+sub IN  NS  ns.sub
+ns.sub IN A 192.0.2.100
+sub IN  DS  12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2CBD7A7C8A6A0C8D3E8B5A0F
+unk IN  TYPE65280 \# 4 0A000001
+gen IN  A   \# 4 C0000201
+multi IN TYPE65281 \# 6 ( 0A00 ; first half
+        0001 0203 ) ; second half
+empty IN TYPE65282 \# 0
+"#;
+
+    #[test]
+    fn realistic_zone_loads_every_record() {
+        let records = load_str(ZONE).unwrap();
+        assert_eq!(records.len(), 21);
+
+        let soa = one(&records, "example.com.", RecordType::SOA);
+        let RData::SOA(soa_data) = &soa.data else {
+            panic!("{soa:?}")
+        };
+        assert_eq!(soa_data.serial, 2024010101);
+        assert_eq!(soa_data.minimum, 300);
+        assert_eq!(soa_data.mname, name("ns1.example.com."));
+
+        let ns: Vec<String> = find(&records, "example.com.", RecordType::NS)
+            .iter()
+            .map(|r| r.data.to_string())
+            .collect();
+        assert_eq!(ns.len(), 2);
+        assert!(ns.contains(&"ns1.example.com.".to_string()), "{ns:?}");
+        assert!(ns.contains(&"ns2.example.com.".to_string()), "{ns:?}");
+
+        let mx = one(&records, "example.com.", RecordType::MX);
+        let RData::MX(mx_data) = &mx.data else {
+            panic!("{mx:?}")
+        };
+        assert_eq!(
+            (mx_data.preference, &mx_data.exchange),
+            (10, &name("mail.example.com."))
+        );
+
+        let www = one(&records, "www.example.com.", RecordType::A);
+        assert_eq!(www.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 10))));
+        assert_eq!(www.ttl, 300);
+        let aaaa = one(&records, "www.example.com.", RecordType::AAAA);
+        assert_eq!(
+            aaaa.data,
+            RData::AAAA(AAAA("2001:db8::10".parse::<Ipv6Addr>().unwrap()))
+        );
+        assert_eq!(aaaa.ttl, 3600);
+
+        let cname = one(&records, "ftp.example.com.", RecordType::CNAME);
+        assert_eq!(cname.data.to_string(), "www.example.com.");
+
+        let txt = one(&records, "txt.example.com.", RecordType::TXT);
+        let RData::TXT(txt_data) = &txt.data else {
+            panic!("{txt:?}")
+        };
+        let strings: Vec<&[u8]> = txt_data.txt_data.iter().map(|s| &s[..]).collect();
+        assert_eq!(
+            strings,
+            vec![&b"v=spf1 mx -all; not a comment"[..], &b"a # inside"[..]]
+        );
+
+        let srv = one(&records, "_sip._tcp.example.com.", RecordType::SRV);
+        let RData::SRV(srv_data) = &srv.data else {
+            panic!("{srv:?}")
+        };
+        assert_eq!(srv_data.port, 5060);
+        assert_eq!(srv_data.target, name("sip.example.com."));
+
+        let caa = one(&records, "example.com.", RecordType::CAA);
+        assert!(caa.data.to_string().contains("letsencrypt.org"), "{caa:?}");
+
+        let delegation = one(&records, "sub.example.com.", RecordType::NS);
+        assert_eq!(delegation.data.to_string(), "ns.sub.example.com.");
+        let glue = one(&records, "ns.sub.example.com.", RecordType::A);
+        assert_eq!(glue.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 100))));
+
+        let ds = one(&records, "sub.example.com.", RecordType::DS);
+        let RData::DNSSEC(DNSSECRData::DS(ds_data)) = &ds.data else {
+            panic!("{ds:?}")
+        };
+        assert_eq!(ds_data.key_tag(), 12345);
+        assert_eq!(ds_data.digest().len(), 32);
+
+        let unk = one(&records, "unk.example.com.", RecordType::Unknown(65280));
+        assert_eq!(unknown_bytes(unk), [0x0A, 0x00, 0x00, 0x01]);
+        assert_eq!(unk.ttl, 3600);
+        assert_eq!(unk.dns_class, DNSClass::IN);
+
+        let generic_a = one(&records, "gen.example.com.", RecordType::A);
+        assert_eq!(generic_a.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 1))));
+
+        let multi = one(&records, "multi.example.com.", RecordType::Unknown(65281));
+        assert_eq!(unknown_bytes(multi), [0x0A, 0x00, 0x00, 0x01, 0x02, 0x03]);
+
+        let empty = one(&records, "empty.example.com.", RecordType::Unknown(65282));
+        assert_eq!(unknown_bytes(empty), Vec::<u8>::new());
+
+        // No placeholder survives.
+        assert!(
+            !records
+                .iter()
+                .any(|r| r.data.to_string().contains("switchyard-rfc3597")),
+            "{records:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_type_round_trips_to_wire_byte_for_byte() {
+        let records = load_str("unk 60 IN TYPE65280 \\# 4 0A000001\n").unwrap();
+        let [record] = &records[..] else {
+            panic!("{records:?}")
+        };
+        assert_eq!(record.record_type(), RecordType::Unknown(65280));
+        assert_eq!(record.data.to_bytes().unwrap(), [0x0A, 0x00, 0x00, 0x01]);
+        let wire = record.to_bytes().unwrap();
+        // owner, then type 65280, class IN, TTL 60, rdlength 4, rdata.
+        let mut expected = b"\x03unk\x07example\x03com\x00".to_vec();
+        expected.extend_from_slice(&[0xFF, 0x00, 0x00, 0x01, 0, 0, 0, 60, 0, 4]);
+        expected.extend_from_slice(&[0x0A, 0x00, 0x00, 0x01]);
+        assert_eq!(wire, expected);
+    }
+
+    #[test]
+    fn empty_generic_rdata_encodes_zero_length() {
+        let records = load_str("e 60 IN TYPE65282 \\# 0\n").unwrap();
+        let [record] = &records[..] else {
+            panic!("{records:?}")
+        };
+        assert_eq!(record.record_type(), RecordType::Unknown(65282));
+        let wire = record.to_bytes().unwrap();
+        assert_eq!(&wire[wire.len() - 2..], [0, 0]);
+    }
+
+    #[test]
+    fn hex_may_be_split_anywhere() {
+        let records = load_str("a 60 IN TYPE65280 \\# 4 0A 0 00 001\n").unwrap();
+        assert_eq!(unknown_bytes(&records[0]), [0x0A, 0x00, 0x00, 0x01]);
+        let records =
+            load_str("b 60 IN TYPE65280 ( \\# 2\n 0B 0C ) ; whole rdata in parens\n").unwrap();
+        assert_eq!(unknown_bytes(&records[0]), [0x0B, 0x0C]);
+    }
+
+    #[test]
+    fn known_type_in_generic_form_becomes_typed() {
+        let text = "$TTL 60\na IN A \\# 4 C0000201\nb 120 IN TYPE1 \\# 4 c0000202\nc IN type1 192.0.2.3\nd TYPE15 \\# 3 000A00\n";
+        let records = load_str(text).unwrap();
+        let a = one(&records, "a.example.com.", RecordType::A);
+        assert_eq!(a.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 1))));
+        let b = one(&records, "b.example.com.", RecordType::A);
+        assert_eq!(b.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 2))));
+        let c = one(&records, "c.example.com.", RecordType::A);
+        assert_eq!(c.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 3))));
+        // MX 10 with the root as exchange.
+        let d = one(&records, "d.example.com.", RecordType::MX);
+        assert_eq!(d.data.to_string(), "10 .");
+        assert_eq!((a.ttl, b.ttl, c.ttl), (60, 120, 60));
+    }
+
+    #[test]
+    fn generic_record_inherits_owner_ttl_and_class() {
+        let text =
+            "$TTL 900\nhost IN A 192.0.2.1\n     TYPE65280 \\# 1 FF\n 120 TYPE65281 \\# 1 EE\n";
+        let records = load_str(text).unwrap();
+        let inherited = one(&records, "host.example.com.", RecordType::Unknown(65280));
+        assert_eq!(inherited.ttl, 900);
+        assert_eq!(inherited.dns_class, DNSClass::IN);
+        assert_eq!(unknown_bytes(inherited), [0xFF]);
+        let explicit = one(&records, "host.example.com.", RecordType::Unknown(65281));
+        assert_eq!(explicit.ttl, 120);
+    }
+
+    #[test]
+    fn generic_duplicates_merge_like_typed_ones() {
+        let text = "$TTL 60\na A 192.0.2.1\na A \\# 4 C0000201\na TYPE1 \\# 4 C0000202\n";
+        let records = load_str(text).unwrap();
+        let mut found: Vec<String> = find(&records, "a.example.com.", RecordType::A)
+            .iter()
+            .map(|r| r.data.to_string())
+            .collect();
+        found.sort();
+        assert_eq!(found, ["192.0.2.1", "192.0.2.2"]);
+    }
+
+    #[test]
+    fn type_tokens_inside_txt_rdata_are_left_alone() {
+        let text =
+            "$TTL 60\nq TXT \"TYPE65280 \\\\# 4 0A000001\"\nu TXT TYPE65280 \\# 4 0A000001\n";
+        let records = load_str(text).unwrap();
+        let quoted = one(&records, "q.example.com.", RecordType::TXT);
+        let RData::TXT(q) = &quoted.data else {
+            panic!("{quoted:?}")
+        };
+        assert_eq!(&q.txt_data[0][..], b"TYPE65280 \\# 4 0A000001");
+        let unquoted = one(&records, "u.example.com.", RecordType::TXT);
+        let RData::TXT(u) = &unquoted.data else {
+            panic!("{unquoted:?}")
+        };
+        let strings: Vec<&[u8]> = u.txt_data.iter().map(|s| &s[..]).collect();
+        assert_eq!(strings, [&b"TYPE65280"[..], b"\\#", b"4", b"0A000001"]);
+        assert!(find(&records, "u.example.com.", RecordType::Unknown(65280)).is_empty());
+    }
+
+    #[test]
+    fn dnssec_types_load_from_generic_form() {
+        // DNSKEY: flags 257, protocol 3, algorithm 13, 64-byte key.
+        let key = "AB".repeat(64);
+        let text = format!("$TTL 60\n@ DNSKEY \\# 68 0101030D{key}\n");
+        let records = load_str(&text).unwrap();
+        let dnskey = one(&records, "example.com.", RecordType::DNSKEY);
+        let RData::DNSSEC(DNSSECRData::DNSKEY(k)) = &dnskey.data else {
+            panic!("{dnskey:?}")
+        };
+        assert_eq!(k.flags(), 257);
+        assert_eq!(dnskey.data.to_bytes().unwrap().len(), 68);
+    }
+
+    #[test]
+    fn length_mismatch_reports_line() {
+        let err = load_str("$TTL 60\na A 192.0.2.1\nunk TYPE65280 \\# 5 0A000001\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(err.message.contains("length 5"), "{err}");
+        assert_eq!(err.file, PathBuf::from("zones/example.com.zone"));
+        assert!(
+            err.to_string().starts_with("zones/example.com.zone:3: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_hex_reports_line_of_the_hex() {
+        let text = "$TTL 60\nunk TYPE65280 \\# 4 (\n 0A00\n 00G1 )\n";
+        let err = load_str(text).unwrap_err();
+        assert_eq!(err.line, Some(4));
+        assert!(err.message.contains("invalid hex \"00G1\""), "{err}");
+
+        let err = load_str("$TTL 60\nunk TYPE65280 \\# 2 0A0\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("odd number"), "{err}");
+
+        let err = load_str("$TTL 60\nunk TYPE65280 \\# four 0A\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("invalid length"), "{err}");
+    }
+
+    #[test]
+    fn undecodable_known_type_and_meta_types_are_rejected() {
+        let err = load_str("$TTL 60\n\na A \\# 3 C00002\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(err.message.contains("cannot decode A"), "{err}");
+
+        let err = load_str("$TTL 60\na TYPE255 \\# 0\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("cannot appear"), "{err}");
+    }
+
+    #[test]
+    fn malformed_a_record_reports_its_line() {
+        let text = "$ORIGIN example.com.\n$TTL 3600\n@ IN NS ns1\n\n; a comment\nns1 IN A 192.0.2.1\nbad IN A 192.0.2.300\nok IN A 192.0.2.2\n";
+        let err = load_str(text).unwrap_err();
+        assert_eq!(err.line, Some(7), "{err}");
+        assert!(err.message.contains("address"), "{err}");
+    }
+
+    #[test]
+    fn lines_stay_right_after_multiline_generic() {
+        let text = "$TTL 60\nm TYPE65280 \\# 4 (\n  0A00\n  0001\n)\nbad A not-an-address\n";
+        let err = load_str(text).unwrap_err();
+        assert_eq!(err.line, Some(6), "{err}");
+    }
+
+    #[test]
+    fn error_inside_multiline_soa_reports_a_line_within_it() {
+        let text = "$TTL 60\n@ IN SOA ns1 hostmaster (\n  2024x01 ; serial\n  7200 3600 1209600 300 )\n@ IN NS ns1\n";
+        let err = load_str(text).unwrap_err();
+        let line = err.line.unwrap();
+        assert!((2..=4).contains(&line), "{err}");
+        assert!(err.message.contains("lines 2-4"), "{err}");
+    }
+
+    #[test]
+    fn earlier_syntax_error_wins_over_later_generic_error() {
+        let text = "$TTL 60\na A 192.0.2.999\nunk TYPE65280 \\# 5 0A000001\n";
+        let err = load_str(text).unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+    }
+
+    #[test]
+    fn presentation_rrsig_suggests_generic_form() {
+        let text = "$TTL 60\n@ IN NS ns1\n@ IN RRSIG NS 13 2 60 20250101000000 20240101000000 12345 example.com. AAAA\n";
+        let err = load_str(text).unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.message.contains("RFC 3597"), "{err}");
+        assert!(err.message.contains("TYPE46"), "{err}");
+    }
+
+    #[test]
+    fn unknown_type_without_generic_rdata_reports_line() {
+        let err = load_str("$TTL 60\n\nx TYPE65280 abc\n").unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+    }
+
+    #[test]
+    fn duplicate_soa_in_generic_form_is_rejected() {
+        let text = "$TTL 60\n@ SOA ns1 host 1 2 3 4 5\n@ TYPE6 \\# 22 00 00 0000000200000002000000020000000200000002\n";
+        let err = load_str(text).unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.message.contains("SOA"), "{err}");
+    }
+
+    #[test]
+    fn load_reads_files_and_relative_includes() {
+        let dir = std::env::temp_dir().join(format!("masterfile-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("inc.zone"), "inc A 192.0.2.7\n").unwrap();
+        std::fs::write(
+            dir.join("main.zone"),
+            "$TTL 60\n$INCLUDE inc.zone\ng TYPE65280 \\# 1 01\n",
+        )
+        .unwrap();
+        let records = load(&dir.join("main.zone"), &origin()).unwrap();
+        let inc = one(&records, "inc.example.com.", RecordType::A);
+        assert_eq!(inc.data, RData::A(A(Ipv4Addr::new(192, 0, 2, 7))));
+        assert_eq!(
+            unknown_bytes(one(&records, "g.example.com.", RecordType::Unknown(65280))),
+            [1]
+        );
+
+        let missing = load(&dir.join("nope.zone"), &origin()).unwrap_err();
+        assert_eq!(missing.line, None);
+        assert!(
+            missing.to_string().contains("nope.zone:?: cannot read"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
