@@ -9,7 +9,11 @@ use switchyard::{demo, server};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "switchyard", version, about = "Authoritative DNS that answers by policy and live health")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Authoritative DNS that answers by policy and live health"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,10 +39,13 @@ enum Command {
 
 fn init_logging(default: &str) {
     // hickory-server logs every response at info: far too much for a nameserver.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default},hickory_server=warn,hickory_proto=warn")));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{default},hickory_server=warn,hickory_proto=warn"))
+    });
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -70,7 +77,10 @@ fn main() -> ExitCode {
                 Ok(z) => z,
                 Err(errors) => {
                     eprintln!("{errors}");
-                    eprintln!("refusing to start: {} error(s) in zone files", errors.0.len());
+                    eprintln!(
+                        "refusing to start: {} error(s) in zone files",
+                        errors.0.len()
+                    );
                     return ExitCode::FAILURE;
                 }
             };

@@ -62,7 +62,12 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     }
 
     let (zones_tx, zones_rx) = watch::channel(Arc::new(zones));
-    tasks.spawn(updater::run(table.clone(), zones_rx, health_rx, shutdown.clone()));
+    tasks.spawn(updater::run(
+        table.clone(),
+        zones_rx,
+        health_rx,
+        shutdown.clone(),
+    ));
 
     Ok(Running {
         dns_addrs,
@@ -104,4 +109,3 @@ pub async fn terminated() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
-

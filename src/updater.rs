@@ -23,7 +23,12 @@ pub fn rebuild(table: &SharedTable, zones: &ZoneSet, health: &HealthSnapshot) ->
     let build_us = started.elapsed().as_micros() as u64;
     log_changes(&old, &new);
     table.store(new.clone());
-    info!(epoch = new.epoch, build_us, health_generation = health.generation, "routing table swapped");
+    info!(
+        epoch = new.epoch,
+        build_us,
+        health_generation = health.generation,
+        "routing table swapped"
+    );
     new
 }
 
@@ -56,7 +61,9 @@ fn log_changes(old: &RoutingTable, new: &RoutingTable) {
                 continue;
             }
             let addresses = format!("{:?}", now.addresses);
-            let from = prev.map(|q| q.summary().choice.to_string()).unwrap_or_else(|| "-".into());
+            let from = prev
+                .map(|q| q.summary().choice.to_string())
+                .unwrap_or_else(|| "-".into());
             if let Choice::AllDown(mode) = &now.choice {
                 error!(name = %p.name, policy = %p.label, from = %from, to = %now.choice, addresses, mode = mode.as_str(), "ALL POOLS DOWN: answering with the all-down fallback");
             } else {

@@ -105,29 +105,54 @@ fn static_records_of_every_type_over_udp_and_tcp() {
         let a = q("host.example.test A");
         assert_eq!(a.status(), "NOERROR", "{}", a.raw);
         assert!(a.has_flag("aa"), "{}", a.raw);
-        assert!(!a.has_flag("ra"), "recursion must never be offered: {}", a.raw);
+        assert!(
+            !a.has_flag("ra"),
+            "recursion must never be offered: {}",
+            a.raw
+        );
         assert_eq!(a.rdata("A"), vec!["192.0.2.80"]);
-        assert_eq!(q("host.example.test AAAA").rdata("AAAA"), vec!["2001:db8::80"]);
+        assert_eq!(
+            q("host.example.test AAAA").rdata("AAAA"),
+            vec!["2001:db8::80"]
+        );
         assert_eq!(
             q("example.test MX").rdata("MX"),
             vec!["10 mail.example.test.", "20 mail2.example.test."]
         );
         assert_eq!(q("example.test TXT").rdata("TXT"), vec!["\"v=spf1 -all\""]);
-        assert_eq!(q("example.test CAA").rdata("CAA"), vec!["0 issue \"ca.example.net\""]);
+        assert_eq!(
+            q("example.test CAA").rdata("CAA"),
+            vec!["0 issue \"ca.example.net\""]
+        );
         assert_eq!(
             q("_sip._tcp.example.test SRV").rdata("SRV"),
             vec!["10 60 5060 host.example.test."]
         );
-        assert_eq!(q("ptr.example.test PTR").rdata("PTR"), vec!["host.example.test."]);
+        assert_eq!(
+            q("ptr.example.test PTR").rdata("PTR"),
+            vec!["host.example.test."]
+        );
         let soa = q("example.test SOA");
         assert_eq!(
             soa.rdata("SOA"),
             vec!["ns1.example.test. hostmaster.example.test. 2026112201 3600 600 604800 120"]
         );
         let ns = q("example.test NS");
-        assert_eq!(ns.rdata("NS"), vec!["ns1.example.test.", "ns2.example.test."]);
-        let glue: Vec<String> = ns.section("ADDITIONAL").iter().map(|r| r.join(" ")).collect();
-        assert!(glue.iter().any(|g| g.contains("ns1.example.test.") && g.contains("192.0.2.1")), "{}", ns.raw);
+        assert_eq!(
+            ns.rdata("NS"),
+            vec!["ns1.example.test.", "ns2.example.test."]
+        );
+        let glue: Vec<String> = ns
+            .section("ADDITIONAL")
+            .iter()
+            .map(|r| r.join(" "))
+            .collect();
+        assert!(
+            glue.iter()
+                .any(|g| g.contains("ns1.example.test.") && g.contains("192.0.2.1")),
+            "{}",
+            ns.raw
+        );
         assert!(glue.iter().any(|g| g.contains("2001:db8::1")), "{}", ns.raw);
     }
 }
@@ -196,15 +221,32 @@ fn delegations_are_referrals_with_glue_and_without_aa() {
     for tcp in ["+notcp", "+tcp"] {
         let r = s.dig(&format!("{tcp} www.child.example.test A"));
         assert_eq!(r.status(), "NOERROR", "{}", r.raw);
-        assert!(!r.has_flag("aa"), "a referral is not authoritative: {}", r.raw);
+        assert!(
+            !r.has_flag("aa"),
+            "a referral is not authoritative: {}",
+            r.raw
+        );
         assert!(r.answer().is_empty());
         let auth: Vec<String> = r.section("AUTHORITY").iter().map(|x| x.join(" ")).collect();
         assert_eq!(auth.len(), 2, "{}", r.raw);
-        assert!(auth.iter().all(|a| a.starts_with("child.example.test.") && a.contains(" NS ")));
-        let add: Vec<String> = r.section("ADDITIONAL").iter().map(|x| x.join(" ")).collect();
-        assert!(add.iter().any(|a| a.starts_with("ns.child.example.test.") && a.ends_with("192.0.2.53")), "{}", r.raw);
+        assert!(auth
+            .iter()
+            .all(|a| a.starts_with("child.example.test.") && a.contains(" NS ")));
+        let add: Vec<String> = r
+            .section("ADDITIONAL")
+            .iter()
+            .map(|x| x.join(" "))
+            .collect();
+        assert!(
+            add.iter()
+                .any(|a| a.starts_with("ns.child.example.test.") && a.ends_with("192.0.2.53")),
+            "{}",
+            r.raw
+        );
         // The cut itself is referred too.
-        assert!(!s.dig(&format!("{tcp} child.example.test NS")).has_flag("aa"));
+        assert!(!s
+            .dig(&format!("{tcp} child.example.test NS"))
+            .has_flag("aa"));
     }
 }
 
@@ -232,11 +274,19 @@ fn large_answers_are_truncated_over_udp_and_whole_over_tcp() {
     let s = server();
     let udp = s.dig("+notcp +ignore big.example.test TXT");
     assert!(udp.has_flag("tc"), "{}", udp.raw);
-    assert!(udp.answer().is_empty(), "a truncated answer carries no partial RRset: {}", udp.raw);
+    assert!(
+        udp.answer().is_empty(),
+        "a truncated answer carries no partial RRset: {}",
+        udp.raw
+    );
     let small_buf = s.dig("+notcp +ignore +bufsize=512 big.example.test TXT");
     assert!(small_buf.has_flag("tc"));
     let noedns = s.dig("+notcp +ignore +noedns host.example.test A");
-    assert!(!noedns.has_flag("tc"), "small answers fit 512 bytes: {}", noedns.raw);
+    assert!(
+        !noedns.has_flag("tc"),
+        "small answers fit 512 bytes: {}",
+        noedns.raw
+    );
     let tcp = s.dig("+tcp big.example.test TXT");
     assert!(!tcp.has_flag("tc"));
     assert_eq!(tcp.rdata("TXT").len(), 30, "{}", tcp.raw);
@@ -249,7 +299,11 @@ fn matching_ignores_case_and_keeps_the_question_spelling() {
     let s = server();
     let r = s.dig("HoSt.ExAmPlE.TeSt A");
     assert_eq!(r.rdata("A"), vec!["192.0.2.80"]);
-    assert!(r.raw.contains(";HoSt.ExAmPlE.TeSt.\t"), "question spelling kept: {}", r.raw);
+    assert!(
+        r.raw.contains(";HoSt.ExAmPlE.TeSt.\t"),
+        "question spelling kept: {}",
+        r.raw
+    );
     assert_eq!(r.answer()[0][0], "HoSt.ExAmPlE.TeSt.");
 }
 
@@ -263,7 +317,8 @@ fn query(name: &str, t: RecordType) -> Message {
 
 fn udp(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
     sock.send_to(packet, addr).unwrap();
     let mut buf = vec![0u8; 65535];
     match sock.recv_from(&mut buf) {
@@ -289,7 +344,10 @@ fn both(addr: SocketAddr, m: &Message) -> Vec<Message> {
     let bytes = m.to_vec().unwrap();
     let u = udp(addr, &bytes).expect("udp reply");
     let t = tcp(addr, &bytes);
-    vec![Message::from_vec(&u).unwrap(), Message::from_vec(&t).unwrap()]
+    vec![
+        Message::from_vec(&u).unwrap(),
+        Message::from_vec(&t).unwrap(),
+    ]
 }
 
 #[test]
@@ -322,7 +380,10 @@ fn edns_version_above_zero_gets_badvers() {
 fn only_class_in_is_served() {
     let s = server();
     let mut m = Message::new(7, MessageType::Query, OpCode::Query);
-    let mut q = Query::query(Name::from_ascii("host.example.test.").unwrap(), RecordType::A);
+    let mut q = Query::query(
+        Name::from_ascii("host.example.test.").unwrap(),
+        RecordType::A,
+    );
     q.set_query_class(DNSClass::CH);
     m.add_query(q);
     for r in both(s.addr, &m) {
@@ -335,7 +396,10 @@ fn malformed_queries_get_formerr_and_responses_get_nothing() {
     let s = server();
     // Two questions.
     let mut m = query("host.example.test.", RecordType::A);
-    m.add_query(Query::query(Name::from_ascii("mail.example.test.").unwrap(), RecordType::A));
+    m.add_query(Query::query(
+        Name::from_ascii("mail.example.test.").unwrap(),
+        RecordType::A,
+    ));
     for r in both(s.addr, &m) {
         assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
     }
@@ -360,8 +424,11 @@ fn client_subnet_is_echoed_with_scope_zero_for_static_answers() {
     let s = server();
     let mut m = query("host.example.test.", RecordType::A);
     let mut e = Edns::new();
-    e.options_mut()
-        .insert(EdnsOption::Subnet(ClientSubnet::new("198.51.100.0".parse().unwrap(), 24, 0)));
+    e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+        "198.51.100.0".parse().unwrap(),
+        24,
+        0,
+    )));
     m.set_edns(e);
     for r in both(s.addr, &m) {
         let edns = r.edns.as_ref().expect("OPT in reply");
@@ -380,5 +447,9 @@ fn client_subnet_is_echoed_with_scope_zero_for_static_answers() {
 fn zone_transfers_are_refused() {
     let s = server();
     let r = s.dig("+tcp example.test AXFR");
-    assert!(r.raw.contains("Transfer failed") || r.status() == "REFUSED", "{}", r.raw);
+    assert!(
+        r.raw.contains("Transfer failed") || r.status() == "REFUSED",
+        "{}",
+        r.raw
+    );
 }

@@ -51,20 +51,39 @@ fn a_bind_zone_file_loads_whole_and_policies_sit_on_top() {
         soa.rdata("SOA"),
         vec!["ns1.example.test. hostmaster.example.test. 2026112201 7200 900 1209600 300"]
     );
-    assert_eq!(s.dig("example.test NS").rdata("NS"), vec!["ns1.example.test.", "ns2.example.net."]);
-    assert_eq!(s.dig("example.test MX").rdata("MX"), vec!["10 mail.example.test."]);
+    assert_eq!(
+        s.dig("example.test NS").rdata("NS"),
+        vec!["ns1.example.test.", "ns2.example.net."]
+    );
+    assert_eq!(
+        s.dig("example.test MX").rdata("MX"),
+        vec!["10 mail.example.test."]
+    );
     let txt = s.dig("txt.example.test TXT");
-    assert_eq!(txt.rdata("TXT"), vec!["\"semi;colon\" \"hash # inside\""], "{}", txt.raw);
+    assert_eq!(
+        txt.rdata("TXT"),
+        vec!["\"semi;colon\" \"hash # inside\""],
+        "{}",
+        txt.raw
+    );
     // RFC 3597: the unknown type comes back byte for byte.
     let unk = s.dig("unk.example.test TYPE65280");
-    assert_eq!(unk.rdata("TYPE65280"), vec!["\\# 4 0A000001"], "{}", unk.raw);
+    assert_eq!(
+        unk.rdata("TYPE65280"),
+        vec!["\\# 4 0A000001"],
+        "{}",
+        unk.raw
+    );
     // A known type written generically becomes the real record.
     assert_eq!(s.dig("gen.example.test A").rdata("A"), vec!["192.0.2.2"]);
     // CNAME from the file to the TOML policy.
     let www = s.dig("www.example.test A");
     assert_eq!(www.answer()[0][3], "CNAME");
     assert_eq!(www.rdata("A"), vec!["192.0.2.80"]);
-    assert_eq!(s.dig("api.example.test AAAA").rdata("AAAA"), vec!["2001:db8::80"]);
+    assert_eq!(
+        s.dig("api.example.test AAAA").rdata("AAAA"),
+        vec!["2001:db8::80"]
+    );
     // DS is answered by the parent side of the cut, authoritatively.
     let ds = s.dig("child.example.test DS");
     assert!(ds.has_flag("aa"), "{}", ds.raw);
@@ -81,7 +100,10 @@ fn a_broken_zone_file_is_reported_with_both_positions() {
     let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&format!("{}:3:", file.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:3:", file.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("example.test.zone:8:"), "{stderr}");
     // A generic record whose length disagrees with its data.
     let bad_len = MASTER.replace("\\# 4 0A000001", "\\# 5 0A000001");
@@ -96,9 +118,17 @@ fn a_broken_zone_file_is_reported_with_both_positions() {
 fn policy_names_may_not_shadow_zone_file_records() {
     let l = Layout::new();
     std::fs::write(l.dir.path().join("zones/example.test.zone"), MASTER).unwrap();
-    let file = l.zone("example.test.toml", &POLICY.replace("name = \"api\"", "name = \"mail\""));
+    let file = l.zone(
+        "example.test.toml",
+        &POLICY.replace("name = \"api\"", "name = \"mail\""),
+    );
     let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("policy name mail.example.test. collides with static records in records_file"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "policy name mail.example.test. collides with static records in records_file"
+        ),
+        "{stderr}"
+    );
 }

@@ -137,7 +137,9 @@ fn each_validation_error_names_file_line_and_problem() {
         assert!(!out.status.success(), "{what}: check accepted a bad file");
         let prefix = format!("{}:{line}:", file.display());
         assert!(
-            stderr.lines().any(|l| l.starts_with(&prefix) && l.contains(words)),
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(words)),
             "{what}: expected a line starting {prefix:?} containing {words:?}, got:\n{stderr}"
         );
         // And the server will not start on it.
@@ -156,7 +158,10 @@ fn every_error_in_a_file_is_reported_not_just_the_first() {
     );
     let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(":8:") && stderr.contains(":12:"), "{stderr}");
+    assert!(
+        stderr.contains(":8:") && stderr.contains(":12:"),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 error(s)"), "{stderr}");
 }
 
@@ -169,11 +174,21 @@ fn check_summarizes_a_good_zone() {
     );
     let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("zone example.test."), "{stdout}");
     assert!(stdout.contains("check web: http port 8080"), "{stdout}");
-    assert!(stdout.contains("pool east (region us-east): 192.0.2.10"), "{stdout}");
-    assert!(stdout.contains("policy api at api.example.test.: failover east"), "{stdout}");
+    assert!(
+        stdout.contains("pool east (region us-east): 192.0.2.10"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("policy api at api.example.test.: failover east"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -188,5 +203,8 @@ fn two_files_for_one_zone_are_rejected() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("b.toml: zone example.test. is already defined in"), "{stderr}");
+    assert!(
+        stderr.contains("b.toml: zone example.test. is already defined in"),
+        "{stderr}"
+    );
 }

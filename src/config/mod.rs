@@ -71,7 +71,11 @@ pub fn load_zones(path: &Path) -> Result<ZoneSet, ConfigErrors> {
                 if let Some(first) = origins.get(&key) {
                     errors.push(ConfigError::whole_file(
                         &f,
-                        format!("zone {} is already defined in {}", z.origin, first.display()),
+                        format!(
+                            "zone {} is already defined in {}",
+                            z.origin,
+                            first.display()
+                        ),
                     ));
                     continue;
                 }

@@ -73,10 +73,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     // Where each owner name was defined, for duplicate and collision messages.
     let mut defined_at: HashMap<LowerName, std::ops::Range<usize>> = HashMap::new();
     if let Some(rf) = &header.records_file {
-        let path = file
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(rf.get_ref());
+        let path = file.parent().unwrap_or(Path::new(".")).join(rf.get_ref());
         match masterfile::load(&path, &origin) {
             Ok(loaded) => {
                 for r in loaded {
@@ -130,7 +127,14 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     }
 
     // Apex SOA and NS: from the TOML header, or from the master file.
-    let soa = apex_soa(cx, &header, header_span.clone(), &origin, default_ttl, &mut records)?;
+    let soa = apex_soa(
+        cx,
+        &header,
+        header_span.clone(),
+        &origin,
+        default_ttl,
+        &mut records,
+    )?;
     for ns in &header.nameservers {
         if let Some(target) = rdata_name(cx, ns, &origin) {
             records.push(Record::from_rdata(
@@ -232,7 +236,10 @@ fn parse_origin(cx: &mut Ctx<'_>, raw: &S<String>) -> Option<Name> {
             Some(n)
         }
         Ok(_) => cx.err(raw.span(), "origin is empty"),
-        Err(e) => cx.err(raw.span(), format!("origin {:?} is not a domain name: {e}", raw.get_ref())),
+        Err(e) => cx.err(
+            raw.span(),
+            format!("origin {:?} is not a domain name: {e}", raw.get_ref()),
+        ),
     }
 }
 
@@ -256,7 +263,10 @@ fn owner_name(cx: &mut Ctx<'_>, raw: &S<String>, origin: &Name) -> Option<Name> 
 fn rdata_name(cx: &mut Ctx<'_>, raw: &S<String>, origin: &Name) -> Option<Name> {
     match Name::parse(raw.get_ref(), Some(origin)) {
         Ok(n) => Some(n),
-        Err(e) => cx.err(raw.span(), format!("{:?} is not a domain name: {e}", raw.get_ref())),
+        Err(e) => cx.err(
+            raw.span(),
+            format!("{:?} is not a domain name: {e}", raw.get_ref()),
+        ),
     }
 }
 
@@ -310,7 +320,10 @@ fn entry_records(
         if others.iter().any(|x| *x) {
             cx.err::<()>(c.span(), format!("CNAME at {name} beside other data: a CNAME must be the only record at its name (RFC 1034 §3.6.2)"));
         } else if name == origin {
-            cx.err::<()>(c.span(), "CNAME at the zone apex: the apex must hold SOA and NS (RFC 1912 §2.4)");
+            cx.err::<()>(
+                c.span(),
+                "CNAME at the zone apex: the apex must hold SOA and NS (RFC 1912 §2.4)",
+            );
         } else if let Some(t) = rdata_name(cx, c, origin) {
             push(out, RData::CNAME(CNAME(t)));
         }
@@ -343,7 +356,14 @@ fn entry_records(
                 .chunks(255)
                 .map(|c| String::from_utf8_lossy(c).into_owned())
                 .collect();
-            push(out, RData::TXT(TXT::new(if chunks.is_empty() { vec![String::new()] } else { chunks })));
+            push(
+                out,
+                RData::TXT(TXT::new(if chunks.is_empty() {
+                    vec![String::new()]
+                } else {
+                    chunks
+                })),
+            );
         }
     }
     let presented = [
@@ -356,7 +376,10 @@ fn entry_records(
     for (rtype, v) in presented {
         let Some(v) = v else { continue };
         if rtype == RecordType::NS && name == origin {
-            cx.err::<()>(v.span(), "apex NS records come from `nameservers` in [zone]");
+            cx.err::<()>(
+                v.span(),
+                "apex NS records come from `nameservers` in [zone]",
+            );
             continue;
         }
         for (s, span) in values(v) {
@@ -488,12 +511,26 @@ fn check_cname_exclusive(
     }
 }
 
-fn duration(cx: &mut Ctx<'_>, raw: &Option<S<String>>, what: &str, default: Duration) -> Option<Duration> {
+fn duration(
+    cx: &mut Ctx<'_>,
+    raw: &Option<S<String>>,
+    what: &str,
+    default: Duration,
+) -> Option<Duration> {
     let Some(raw) = raw else { return Some(default) };
     match humantime::parse_duration(raw.get_ref()) {
         Ok(d) if d >= Duration::from_millis(10) && d <= Duration::from_secs(3600) => Some(d),
-        Ok(_) => cx.err(raw.span(), format!("{what} {:?} out of range 10ms..=1h", raw.get_ref())),
-        Err(e) => cx.err(raw.span(), format!("{what} {:?}: {e} (write e.g. \"5s\" or \"500ms\")", raw.get_ref())),
+        Ok(_) => cx.err(
+            raw.span(),
+            format!("{what} {:?} out of range 10ms..=1h", raw.get_ref()),
+        ),
+        Err(e) => cx.err(
+            raw.span(),
+            format!(
+                "{what} {:?}: {e} (write e.g. \"5s\" or \"500ms\")",
+                raw.get_ref()
+            ),
+        ),
     }
 }
 
@@ -524,18 +561,38 @@ fn check_spec(
     let startup = match e.startup.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
         None | Some(("down", _)) => StartupState::Down,
         Some(("up", _)) => StartupState::Up,
-        Some((other, span)) => return cx.err(span, format!("startup {other:?}: expected \"down\" or \"up\"")),
+        Some((other, span)) => {
+            return cx.err(
+                span,
+                format!("startup {other:?}: expected \"down\" or \"up\""),
+            )
+        }
     };
     let http_only = |cx: &mut Ctx<'_>, kind: &str| {
         for (set, span, key) in [
             (e.path.is_some(), e.path.as_ref().map(|s| s.span()), "path"),
             (e.host.is_some(), e.host.as_ref().map(|s| s.span()), "host"),
-            (e.expect_status.is_some(), e.expect_status.as_ref().map(|s| s.span()), "expect_status"),
-            (e.body_contains.is_some(), e.body_contains.as_ref().map(|s| s.span()), "body_contains"),
-            (e.tls_verify.is_some(), e.tls_verify.as_ref().map(|s| s.span()), "tls_verify"),
+            (
+                e.expect_status.is_some(),
+                e.expect_status.as_ref().map(|s| s.span()),
+                "expect_status",
+            ),
+            (
+                e.body_contains.is_some(),
+                e.body_contains.as_ref().map(|s| s.span()),
+                "body_contains",
+            ),
+            (
+                e.tls_verify.is_some(),
+                e.tls_verify.as_ref().map(|s| s.span()),
+                "tls_verify",
+            ),
         ] {
             if set {
-                cx.err::<()>(span.unwrap_or(entry.span()), format!("`{key}` does not apply to a {kind} check"));
+                cx.err::<()>(
+                    span.unwrap_or(entry.span()),
+                    format!("`{key}` does not apply to a {kind} check"),
+                );
             }
         }
     };
@@ -550,9 +607,16 @@ fn check_spec(
                     cx.err::<()>(v.span(), "`tls_verify` applies to https checks only");
                 }
             }
-            let path = e.path.as_ref().map(|p| p.get_ref().clone()).unwrap_or_else(|| "/".into());
+            let path = e
+                .path
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_else(|| "/".into());
             if !path.starts_with('/') {
-                return cx.err(e.path.as_ref().map(|p| p.span()).unwrap_or(entry.span()), format!("path {path:?} must start with /"));
+                return cx.err(
+                    e.path.as_ref().map(|p| p.span()).unwrap_or(entry.span()),
+                    format!("path {path:?} must start with /"),
+                );
             }
             let expect_status = match &e.expect_status {
                 None => 200..=299,
@@ -560,7 +624,10 @@ fn check_spec(
             };
             let host = match &e.host {
                 Some(h) if Name::from_ascii(h.get_ref()).is_err() || h.get_ref().is_empty() => {
-                    return cx.err(h.span(), format!("host {:?} is not a host name", h.get_ref()));
+                    return cx.err(
+                        h.span(),
+                        format!("host {:?} is not a host name", h.get_ref()),
+                    );
                 }
                 Some(h) => Some(h.get_ref().trim_end_matches('.').to_string()),
                 None => None,
@@ -578,7 +645,12 @@ fn check_spec(
                 CheckKind::Https(http)
             }
         }
-        other => return cx.err(e.kind.span(), format!("check kind {other:?}: expected \"http\", \"https\" or \"tcp\"")),
+        other => {
+            return cx.err(
+                e.kind.span(),
+                format!("check kind {other:?}: expected \"http\", \"https\" or \"tcp\""),
+            )
+        }
     };
     Some(CheckSpec {
         id: format!("{}/{}", origin.to_lowercase(), name.get_ref()).into(),
@@ -593,7 +665,9 @@ fn check_spec(
 }
 
 fn status_range(cx: &mut Ctx<'_>, s: &S<StatusSpec>) -> Option<std::ops::RangeInclusive<u16>> {
-    let bad = |cx: &mut Ctx<'_>| cx.err(s.span(), "expect_status: expected a status like 200 or a range like \"200-299\" within 100..=599");
+    let bad = |cx: &mut Ctx<'_>| {
+        cx.err(s.span(), "expect_status: expected a status like 200 or a range like \"200-299\" within 100..=599")
+    };
     let (lo, hi) = match s.get_ref() {
         StatusSpec::One(v) => (*v, *v),
         StatusSpec::Range(r) => {
@@ -641,12 +715,22 @@ fn pool(
         }
     }
     if e.addresses.get_ref().is_empty() {
-        cx.err::<()>(e.addresses.span(), format!("pool {} has no addresses", name.get_ref()));
+        cx.err::<()>(
+            e.addresses.span(),
+            format!("pool {} has no addresses", name.get_ref()),
+        );
     }
     let check = match &e.check {
         Some(c) if !checks.contains_key(c.get_ref().as_str()) => {
             let known: Vec<&str> = checks.keys().map(|k| k.as_ref()).collect();
-            return cx.err(c.span(), format!("pool {} uses check {:?}, which is not defined (defined: {known:?})", name.get_ref(), c.get_ref()));
+            return cx.err(
+                c.span(),
+                format!(
+                    "pool {} uses check {:?}, which is not defined (defined: {known:?})",
+                    name.get_ref(),
+                    c.get_ref()
+                ),
+            );
         }
         Some(c) => Some(Arc::<str>::from(c.get_ref().as_str())),
         None => None,
@@ -689,18 +773,33 @@ fn policy(
             Some((k, _)) => members.push(k.clone()),
             None => {
                 let known: Vec<&str> = pools.keys().map(|k| k.as_ref()).collect();
-                cx.err::<()>(p.span(), format!("policy {} names pool {:?}, which is not defined (defined: {known:?})", e.name.get_ref(), p.get_ref()));
+                cx.err::<()>(
+                    p.span(),
+                    format!(
+                        "policy {} names pool {:?}, which is not defined (defined: {known:?})",
+                        e.name.get_ref(),
+                        p.get_ref()
+                    ),
+                );
             }
         }
     }
     let kind = match e.policy.get_ref().as_str() {
         "failover" => {
             if e.pools.is_empty() {
-                return cx.err(e.policy.span(), "a failover policy needs `pools`, in priority order");
+                return cx.err(
+                    e.policy.span(),
+                    "a failover policy needs `pools`, in priority order",
+                );
             }
             PolicyKind::Failover { pools: members }
         }
-        other => return cx.err(e.policy.span(), format!("policy {other:?}: expected \"failover\"")),
+        other => {
+            return cx.err(
+                e.policy.span(),
+                format!("policy {other:?}: expected \"failover\""),
+            )
+        }
     };
     Some(Policy {
         label: e.name.get_ref().as_str().into(),

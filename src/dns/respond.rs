@@ -78,25 +78,47 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
 
     // RFC 6891 §6.1.3: a version we don't speak gets BADVERS, with our OPT at version 0.
     if req.edns.is_some_and(|e| e.version() > 0) {
-        return finish(ResponseCode::BADVERS, empty(ResponseCode::BADVERS), edns_out);
+        return finish(
+            ResponseCode::BADVERS,
+            empty(ResponseCode::BADVERS),
+            edns_out,
+        );
     }
     if req.metadata.op_code != OpCode::Query {
         return finish(ResponseCode::NotImp, empty(ResponseCode::NotImp), edns_out);
     }
     let question = match (req.question_count, req.question) {
         (1, Some(q)) => q,
-        _ => return finish(ResponseCode::FormErr, empty(ResponseCode::FormErr), edns_out),
+        _ => {
+            return finish(
+                ResponseCode::FormErr,
+                empty(ResponseCode::FormErr),
+                edns_out,
+            )
+        }
     };
     if question.query_class != DNSClass::IN {
-        return finish(ResponseCode::Refused, empty(ResponseCode::Refused), edns_out);
+        return finish(
+            ResponseCode::Refused,
+            empty(ResponseCode::Refused),
+            edns_out,
+        );
     }
     match question.query_type {
         // Zone transfers are not offered; meta types can't be answered from data.
         RecordType::AXFR | RecordType::IXFR => {
-            return finish(ResponseCode::Refused, empty(ResponseCode::Refused), edns_out)
+            return finish(
+                ResponseCode::Refused,
+                empty(ResponseCode::Refused),
+                edns_out,
+            )
         }
         RecordType::OPT => {
-            return finish(ResponseCode::FormErr, empty(ResponseCode::FormErr), edns_out)
+            return finish(
+                ResponseCode::FormErr,
+                empty(ResponseCode::FormErr),
+                edns_out,
+            )
         }
         _ => {}
     }
@@ -115,11 +137,12 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
             Some(scope) if s.source_prefix() > 0 => scope,
             _ => 0,
         };
-        edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
-            s.addr(),
-            s.source_prefix(),
-            scope,
-        )));
+        edns.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(
+                s.addr(),
+                s.source_prefix(),
+                scope,
+            )));
     }
     let rcode = lookup.rcode;
     finish(rcode, lookup, edns_out)

@@ -47,7 +47,11 @@ impl RequestHandler for TcpHandler {
             Ok(info) => info,
             Err(e) => {
                 debug!(error = %e, "tcp send failed");
-                let mut m = Metadata::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+                let mut m = Metadata::new(
+                    request.metadata.id,
+                    MessageType::Response,
+                    request.metadata.op_code,
+                );
                 m.response_code = ResponseCode::ServFail;
                 ResponseInfo::from(Header {
                     metadata: m,

@@ -62,7 +62,11 @@ pub fn handle_datagram<'o>(
             debug!(%src, error = %e, "malformed query");
             let reply = Reply {
                 metadata: {
-                    let mut m = Metadata::new(header.metadata.id, MessageType::Response, header.metadata.op_code);
+                    let mut m = Metadata::new(
+                        header.metadata.id,
+                        MessageType::Response,
+                        header.metadata.op_code,
+                    );
                     m.recursion_desired = header.metadata.recursion_desired;
                     m.response_code = ResponseCode::FormErr;
                     m

@@ -1,14 +1,16 @@
-//! TEMPORARY shim until the health module lands.
-use std::collections::HashMap;
-use crate::zone::Target;
-#[derive(Debug, Default)]
-pub struct HealthSnapshot { pub generation: u64, pub targets: HashMap<Target, bool> }
-impl HealthSnapshot { pub fn is_up(&self, t: &Target) -> Option<bool> { self.targets.get(t).copied() } }
-pub struct HealthMonitor;
-impl HealthMonitor {
-    pub fn start(_r: std::sync::Arc<str>, _t: std::collections::BTreeMap<Target, std::sync::Arc<crate::zone::CheckSpec>>) -> (Self, tokio::sync::watch::Receiver<std::sync::Arc<HealthSnapshot>>) {
-        let (tx, rx) = tokio::sync::watch::channel(std::sync::Arc::new(HealthSnapshot::default()));
-        std::mem::forget(tx);
-        (Self, rx)
-    }
-}
+//! Health checking: probes every target a zone asks for, applies fall/rise, and publishes
+//! a [`HealthSnapshot`] on a watch channel for routing to rebuild from.
+//!
+//! `check` runs one probe, `state` is the pure threshold rule, `monitor` schedules the
+//! probes and owns the states, `snapshot` is what the rest of the server sees. Nothing
+//! here knows about DNS answers.
+
+pub mod check;
+pub mod monitor;
+pub mod snapshot;
+pub mod state;
+
+pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
+pub use monitor::{HealthMonitor, Observation};
+pub use snapshot::{HealthSnapshot, TargetStatus};
+pub use state::{Health, TargetState};

@@ -52,7 +52,15 @@ mod tests {
         );
         pools.insert(
             "west".into(),
-            state(secondary_up, if secondary_up { &["198.51.100.1", "2001:db8::1"] } else { &[] }, &["198.51.100.1", "2001:db8::1"]),
+            state(
+                secondary_up,
+                if secondary_up {
+                    &["198.51.100.1", "2001:db8::1"]
+                } else {
+                    &[]
+                },
+                &["198.51.100.1", "2001:db8::1"],
+            ),
         );
         (order, pools)
     }

@@ -63,9 +63,11 @@ impl Answer {
         for ip in &addresses {
             match ip {
                 IpAddr::V4(v4) => a.push(Record::from_rdata(name.clone(), ttl, RData::A(A(*v4)))),
-                IpAddr::V6(v6) => {
-                    aaaa.push(Record::from_rdata(name.clone(), ttl, RData::AAAA(AAAA(*v6))))
-                }
+                IpAddr::V6(v6) => aaaa.push(Record::from_rdata(
+                    name.clone(),
+                    ttl,
+                    RData::AAAA(AAAA(*v6)),
+                )),
             }
         }
         Self {

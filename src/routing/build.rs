@@ -33,9 +33,7 @@ fn pool_states(zone: &Zone, health: &HealthSnapshot) -> PoolStates {
                             check: spec.id.clone(),
                             addr: *addr,
                         };
-                        health
-                            .is_up(&t)
-                            .unwrap_or(spec.startup == StartupState::Up)
+                        health.is_up(&t).unwrap_or(spec.startup == StartupState::Up)
                     })
                     .collect()
             }
@@ -69,7 +67,10 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
 
     let mut grouped: HashMap<LowerName, Vec<Record>> = HashMap::new();
     for r in &zone.records {
-        grouped.entry(LowerName::new(&r.name)).or_default().push(r.clone());
+        grouped
+            .entry(LowerName::new(&r.name))
+            .or_default()
+            .push(r.clone());
     }
     for (key, records) in grouped {
         ensure(&mut nodes, &records[0].name);
@@ -131,5 +132,184 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
         nodes,
         policies,
         pools,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::path::Path;
+    use std::time::SystemTime;
+
+    use hickory_proto::op::ResponseCode;
+    use hickory_proto::rr::Name;
+
+    use super::*;
+    use crate::health::{Health, TargetStatus};
+    use crate::policy::{Choice, Client};
+    use crate::zone::AllDown;
+
+    const ZONE: &str = r#"
+[zone]
+origin = "example.test."
+nameservers = ["ns1.example.test."]
+soa = { mname = "ns1.example.test.", rname = "h.example.test.", minimum = 30 }
+
+[[records]]
+name = "ns1"
+A = ["192.0.2.1"]
+
+[checks.web]
+kind = "tcp"
+port = 80
+
+[checks.optimist]
+kind = "tcp"
+port = 81
+startup = "up"
+
+[pools.east]
+region = "us-east"
+addresses = ["192.0.2.10", "192.0.2.11", "2001:db8::10"]
+check = "web"
+min_healthy = 2
+
+[pools.west]
+region = "eu-west"
+addresses = ["198.51.100.10"]
+check = "optimist"
+
+[[policies]]
+name = "api"
+policy = "failover"
+ttl = 20
+pools = ["east", "west"]
+"#;
+
+    fn zones() -> ZoneSet {
+        let z = crate::config::parse_zone(Path::new("t.toml"), ZONE).expect("valid zone");
+        ZoneSet {
+            zones: vec![Arc::new(z)],
+        }
+    }
+
+    fn health(states: &[(&str, &str, Health)]) -> HealthSnapshot {
+        let mut h = HealthSnapshot::default();
+        for (check, addr, health) in states {
+            h.targets.insert(
+                Target {
+                    check: format!("example.test./{check}").into(),
+                    addr: addr.parse().unwrap(),
+                },
+                TargetStatus {
+                    health: *health,
+                    since: SystemTime::UNIX_EPOCH,
+                    last_reason: String::new(),
+                    latency: None,
+                },
+            );
+        }
+        h
+    }
+
+    fn answer(t: &RoutingTable, qtype: RecordType) -> Vec<String> {
+        let client = Client {
+            addr: IpAddr::from([127, 0, 0, 1]),
+            subnet: None,
+        };
+        let l = t.lookup(
+            &Name::from_ascii("api.example.test.").unwrap(),
+            qtype,
+            &client,
+        );
+        assert_eq!(l.rcode, ResponseCode::NoError);
+        let mut v: Vec<String> = l.answers.iter().map(|r| r.data.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn only_healthy_addresses_of_the_first_up_pool_are_served() {
+        let h = health(&[
+            ("web", "192.0.2.10", Health::Up),
+            ("web", "192.0.2.11", Health::Down),
+            ("web", "2001:db8::10", Health::Up),
+        ]);
+        let t = build(&zones(), &h, 7);
+        assert_eq!(t.epoch, 7);
+        assert_eq!(answer(&t, RecordType::A), vec!["192.0.2.10"]);
+        assert_eq!(answer(&t, RecordType::AAAA), vec!["2001:db8::10"]);
+        let p = &t.zones[0].policies[0];
+        assert_eq!(p.summary().choice, Choice::Pool("east".into()));
+        assert_eq!(p.summary().a[0].ttl, 20);
+    }
+
+    #[test]
+    fn min_healthy_takes_a_thin_pool_out() {
+        // One healthy address of three is below min_healthy = 2.
+        let h = health(&[
+            ("web", "192.0.2.10", Health::Up),
+            ("web", "192.0.2.11", Health::Down),
+            ("web", "2001:db8::10", Health::Down),
+        ]);
+        let t = build(&zones(), &h, 1);
+        assert_eq!(answer(&t, RecordType::A), vec!["198.51.100.10"]);
+        let east = t.zones[0].pools.iter().find(|p| &*p.0 == "east").unwrap();
+        assert!(!east.2.up);
+        assert_eq!(east.2.healthy.len(), 1);
+    }
+
+    #[test]
+    fn unprobed_targets_count_as_their_startup_state() {
+        // Nothing probed yet: east (startup down) is down, west (startup up) answers.
+        let t = build(&zones(), &HealthSnapshot::default(), 1);
+        assert_eq!(answer(&t, RecordType::A), vec!["198.51.100.10"]);
+        // A probe result overrides the startup state.
+        let h = health(&[("optimist", "198.51.100.10", Health::Down)]);
+        let t = build(&zones(), &h, 2);
+        let all = t.zones[0].policies[0].summary();
+        assert_eq!(all.choice, Choice::AllDown(AllDown::ServeAll));
+        assert_eq!(
+            answer(&t, RecordType::A),
+            vec!["192.0.2.10", "192.0.2.11", "198.51.100.10"]
+        );
+    }
+
+    #[test]
+    fn policy_names_answer_nodata_for_other_types_with_the_negative_soa() {
+        let t = build(&zones(), &HealthSnapshot::default(), 1);
+        let client = Client {
+            addr: IpAddr::from([127, 0, 0, 1]),
+            subnet: None,
+        };
+        let l = t.lookup(
+            &Name::from_ascii("api.example.test.").unwrap(),
+            RecordType::MX,
+            &client,
+        );
+        assert_eq!(l.rcode, ResponseCode::NoError);
+        assert!(l.answers.is_empty());
+        assert_eq!(l.authority.len(), 1);
+        assert_eq!(l.authority[0].record_type(), RecordType::SOA);
+        assert_eq!(l.authority[0].ttl, 30);
+    }
+
+    #[test]
+    fn rebuilding_with_new_health_leaves_the_old_table_untouched() {
+        let up = health(&[
+            ("web", "192.0.2.10", Health::Up),
+            ("web", "192.0.2.11", Health::Up),
+        ]);
+        let old = build(&zones(), &up, 1);
+        let down = health(&[
+            ("web", "192.0.2.10", Health::Down),
+            ("web", "192.0.2.11", Health::Down),
+        ]);
+        let new = build(&zones(), &down, 2);
+        assert_eq!(
+            answer(&old, RecordType::A),
+            vec!["192.0.2.10", "192.0.2.11"]
+        );
+        assert_eq!(answer(&new, RecordType::A), vec!["198.51.100.10"]);
     }
 }

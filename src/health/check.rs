@@ -1,0 +1,746 @@
+//! One probe of one target: connect, ask, judge, and name the reason in a word an operator
+//! can act on (refused, reset, TLS, timeout...).
+//!
+//! A [`Prober`] is built once per target and reused every tick, so the TLS configuration
+//! and root store are not rebuilt per probe; each probe still opens a fresh connection.
+
+use std::error::Error as StdError;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, CONNECTION, HOST};
+use reqwest::{redirect, Client, Url};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::zone::{CheckKind, CheckSpec, HttpCheck};
+
+/// How much of a response body is searched for `body_contains`: enough for any health page,
+/// small enough that a misbehaving target cannot make the prober buffer without bound.
+pub const MAX_BODY: usize = 64 * 1024;
+
+const USER_AGENT: &str = concat!("switchyard-health/", env!("CARGO_PKG_VERSION"));
+
+/// The result of one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    pub ok: bool,
+    pub reason: ProbeReason,
+    /// From the start of the connect to the verdict (the timeout, when it fired).
+    pub latency: Duration,
+}
+
+/// Why a probe passed or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeReason {
+    /// HTTP answer in the expected range (and body matched, if asked).
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// TCP check: the connection was accepted.
+    #[error("connected")]
+    Connected,
+    #[error("unexpected HTTP status {0}")]
+    BadStatus(u16),
+    #[error("response body lacks the expected text")]
+    BodyMismatch,
+    /// The expected text was not in the first [`MAX_BODY`] bytes and the body went on.
+    #[error("expected text not within the first 64 KiB of the response body")]
+    BodyTooLarge,
+    #[error("timed out")]
+    Timeout,
+    #[error("connection refused")]
+    Refused,
+    #[error("connection reset")]
+    Reset,
+    #[error("connect failed: {0}")]
+    Connect(String),
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// The peer answered, but not with valid HTTP (wrong service, closed mid-answer...).
+    #[error("invalid HTTP response: {0}")]
+    Protocol(String),
+    /// The prober could not be built; the target cannot be vouched for.
+    #[error("probe setup failed: {0}")]
+    Setup(String),
+}
+
+/// Building a [`Prober`] failed: a check the config accepted but the HTTP stack refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum ProberError {
+    #[error("invalid probe URL {url:?}: {message}")]
+    Url { url: String, message: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Everything needed to probe one target, built once.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    spec: Arc<CheckSpec>,
+    addr: SocketAddr,
+    http: Option<HttpProber>,
+}
+
+#[derive(Debug, Clone)]
+struct HttpProber {
+    client: Client,
+    url: Url,
+    /// Set only when the configured host is an IP literal other than the URL's.
+    host_header: Option<HeaderValue>,
+    https: bool,
+    check: HttpCheck,
+}
+
+impl Prober {
+    pub fn new(spec: Arc<CheckSpec>, addr: IpAddr) -> Result<Prober, ProberError> {
+        let sock = SocketAddr::new(addr, spec.port);
+        let http = match &spec.kind {
+            CheckKind::Tcp => None,
+            CheckKind::Http(check) => Some(HttpProber::new(check, sock, false)?),
+            CheckKind::Https(check) => Some(HttpProber::new(check, sock, true)?),
+        };
+        Ok(Prober {
+            spec,
+            addr: sock,
+            http,
+        })
+    }
+
+    pub fn spec(&self) -> &Arc<CheckSpec> {
+        &self.spec
+    }
+
+    /// Where the probe connects, whatever the Host header says.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs one probe, bounded as a whole (connect, TLS, headers, body) by the spec's timeout.
+    pub async fn probe(&self) -> ProbeOutcome {
+        let start = Instant::now();
+        let verdict = tokio::time::timeout(self.spec.timeout, async {
+            match &self.http {
+                None => tcp_probe(self.addr).await,
+                Some(http) => http.probe().await,
+            }
+        })
+        .await
+        .unwrap_or(Err(ProbeReason::Timeout));
+        let latency = start.elapsed();
+        match verdict {
+            Ok(reason) => ProbeOutcome {
+                ok: true,
+                reason,
+                latency,
+            },
+            Err(reason) => ProbeOutcome {
+                ok: false,
+                reason,
+                latency,
+            },
+        }
+    }
+}
+
+/// One probe with a throwaway [`Prober`]; for one-off checks (CLI), not for loops.
+pub async fn probe(spec: Arc<CheckSpec>, addr: IpAddr) -> ProbeOutcome {
+    match Prober::new(spec, addr) {
+        Ok(prober) => prober.probe().await,
+        Err(e) => ProbeOutcome {
+            ok: false,
+            reason: ProbeReason::Setup(e.to_string()),
+            latency: Duration::ZERO,
+        },
+    }
+}
+
+async fn tcp_probe(addr: SocketAddr) -> Result<ProbeReason, ProbeReason> {
+    match TcpStream::connect(addr).await {
+        Ok(_) => Ok(ProbeReason::Connected),
+        Err(e) => Err(classify_io(&e).unwrap_or_else(|| ProbeReason::Connect(e.to_string()))),
+    }
+}
+
+impl HttpProber {
+    fn new(check: &HttpCheck, sock: SocketAddr, https: bool) -> Result<Self, ProberError> {
+        let scheme = if https { "https" } else { "http" };
+        let path = if check.path.starts_with('/') {
+            check.path.clone()
+        } else {
+            format!("/{}", check.path)
+        };
+        // An IP-literal host would make the client connect to that IP rather than to the
+        // target, so the URL always names the target then, and Host is set by hand.
+        let named_host = check
+            .host
+            .as_deref()
+            .filter(|h| h.parse::<IpAddr>().is_err() && !h.starts_with('['));
+        let authority = match named_host {
+            Some(host) => format!("{host}:{}", sock.port()),
+            None => sock.to_string(),
+        };
+        let raw = format!("{scheme}://{authority}{path}");
+        let url = Url::parse(&raw).map_err(|e| ProberError::Url {
+            url: raw.clone(),
+            message: e.to_string(),
+        })?;
+        let host_header = match (&check.host, named_host) {
+            (Some(literal), None) => {
+                Some(
+                    HeaderValue::from_str(literal).map_err(|e| ProberError::Url {
+                        url: raw.clone(),
+                        message: format!("host {literal:?}: {e}"),
+                    })?,
+                )
+            }
+            _ => None,
+        };
+
+        let mut builder = Client::builder()
+            // A redirect is the target's answer, judged by expect_status, not a place to go.
+            .redirect(redirect::Policy::none())
+            // A dead server must not hide behind a kept-alive socket.
+            .pool_max_idle_per_host(0)
+            // A proxy from the environment would probe the proxy, not the target.
+            .no_proxy()
+            .user_agent(USER_AGENT)
+            .danger_accept_invalid_certs(!check.tls_verify);
+        if named_host.is_some() {
+            // Take the name as the URL parsed it (lowercased, punycode), or the override
+            // would miss and the client would fall back to DNS.
+            if let Some(host) = url.host_str() {
+                builder = builder.resolve(host, sock);
+            }
+        }
+        Ok(HttpProber {
+            client: builder.build()?,
+            url,
+            host_header,
+            https,
+            check: check.clone(),
+        })
+    }
+
+    async fn probe(&self) -> Result<ProbeReason, ProbeReason> {
+        let mut req = self
+            .client
+            .get(self.url.clone())
+            .header(CONNECTION, HeaderValue::from_static("close"));
+        if let Some(host) = &self.host_header {
+            req = req.header(HOST, host.clone());
+        }
+        let mut resp = req.send().await.map_err(|e| self.classify(&e))?;
+        let status = resp.status().as_u16();
+        if !self.check.expect_status.contains(&status) {
+            return Err(ProbeReason::BadStatus(status));
+        }
+        let Some(needle) = self.check.body_contains.as_deref() else {
+            return Ok(ProbeReason::Status(status));
+        };
+        let mut search = BodySearch::new(needle.as_bytes());
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(&e))? {
+            match search.feed(&chunk) {
+                Some(true) => return Ok(ProbeReason::Status(status)),
+                Some(false) => return Err(ProbeReason::BodyTooLarge),
+                None => {}
+            }
+        }
+        if search.found() {
+            Ok(ProbeReason::Status(status))
+        } else {
+            Err(ProbeReason::BodyMismatch)
+        }
+    }
+
+    fn classify(&self, err: &reqwest::Error) -> ProbeReason {
+        if err.is_timeout() {
+            return ProbeReason::Timeout;
+        }
+        let chain = error_chain(err);
+        if let Some(reason) = chain
+            .iter()
+            .filter_map(|e| e.downcast_ref::<io::Error>())
+            .find_map(classify_io)
+        {
+            return reason;
+        }
+        let innermost = chain.last().map_or_else(String::new, |e| e.to_string());
+        if err.is_connect() {
+            // Past the TCP connect, an io::Error can only come from the TLS handshake
+            // (tokio-rustls reports its errors that way).
+            let tls = self.https && chain.iter().any(|e| e.is::<io::Error>());
+            if tls {
+                ProbeReason::Tls(innermost)
+            } else {
+                ProbeReason::Connect(innermost)
+            }
+        } else {
+            ProbeReason::Protocol(innermost)
+        }
+    }
+}
+
+/// Every error under `err`, outermost first. `io::Error::source` skips the error it wraps
+/// (a reset inside an `Other` from the connector, say), so that one is followed explicitly.
+fn error_chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut out = Vec::new();
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push(e);
+        next = match e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    out
+}
+
+/// The reasons an operator acts on differently; `None` leaves the error to its context.
+fn classify_io(e: &io::Error) -> Option<ProbeReason> {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => Some(ProbeReason::Refused),
+        ConnectionReset | ConnectionAborted | BrokenPipe => Some(ProbeReason::Reset),
+        TimedOut => Some(ProbeReason::Timeout),
+        _ => None,
+    }
+}
+
+/// Substring search over a streamed body, keeping at most [`MAX_BODY`] bytes.
+struct BodySearch<'a> {
+    needle: &'a [u8],
+    buf: Vec<u8>,
+    found: bool,
+}
+
+impl<'a> BodySearch<'a> {
+    fn new(needle: &'a [u8]) -> Self {
+        BodySearch {
+            needle,
+            buf: Vec::new(),
+            found: needle.is_empty(),
+        }
+    }
+
+    fn found(&self) -> bool {
+        self.found
+    }
+
+    /// `Some(true)`: found, stop reading. `Some(false)`: over the limit without it.
+    fn feed(&mut self, chunk: &[u8]) -> Option<bool> {
+        if self.found {
+            return Some(true);
+        }
+        if self.buf.len() >= MAX_BODY {
+            return (!chunk.is_empty()).then_some(false);
+        }
+        let take = chunk.len().min(MAX_BODY - self.buf.len());
+        // Only the tail of what was already searched can start a match across the seam.
+        let from = self.buf.len().saturating_sub(self.needle.len() - 1);
+        self.buf.extend_from_slice(&chunk[..take]);
+        self.found = self.buf[from..]
+            .windows(self.needle.len())
+            .any(|w| w == self.needle);
+        if self.found {
+            Some(true)
+        } else if take < chunk.len() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::backend::{Backend, BackendHandle, Mode};
+    use crate::zone::StartupState;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn http_check() -> HttpCheck {
+        HttpCheck {
+            host: None,
+            path: "/health".into(),
+            expect_status: 200..=299,
+            body_contains: None,
+            tls_verify: true,
+        }
+    }
+
+    fn spec(kind: CheckKind, port: u16, timeout_ms: u64) -> Arc<CheckSpec> {
+        Arc::new(CheckSpec {
+            id: "test.example./web".into(),
+            kind,
+            port,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(timeout_ms),
+            fall: 1,
+            rise: 1,
+            startup: StartupState::Down,
+        })
+    }
+
+    async fn backend(mode: Mode) -> BackendHandle {
+        let b = Backend::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        b.set_mode(mode).await.unwrap();
+        b
+    }
+
+    async fn probe_http(b: &BackendHandle, check: HttpCheck, timeout_ms: u64) -> ProbeOutcome {
+        let s = spec(CheckKind::Http(check), b.addr().port(), timeout_ms);
+        Prober::new(s, LOCAL).unwrap().probe().await
+    }
+
+    /// A one-shot raw server: hands the request bytes to the test and writes `reply`.
+    async fn raw_server(reply: Vec<u8>) -> (SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let _ = s.write_all(&reply).await;
+            let _ = s.shutdown().await;
+            req
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn healthy_backend_passes_with_its_status() {
+        let b = backend(Mode::Healthy).await;
+        let out = probe_http(&b, http_check(), 2000).await;
+        assert_eq!(out.reason, ProbeReason::Status(200));
+        assert!(out.ok);
+        assert_eq!(b.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn status_outside_the_range_fails() {
+        let b = backend(Mode::Status(503)).await;
+        let out = probe_http(&b, http_check(), 2000).await;
+        assert_eq!((out.ok, out.reason), (false, ProbeReason::BadStatus(503)));
+        // A range other than 2xx is honoured both ways.
+        let check = HttpCheck {
+            expect_status: 500..=503,
+            ..http_check()
+        };
+        assert!(probe_http(&b, check, 2000).await.ok);
+    }
+
+    #[tokio::test]
+    async fn redirects_are_judged_not_followed() {
+        let reply =
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n";
+        let (addr, server) = raw_server(reply.to_vec()).await;
+        let s = spec(CheckKind::Http(http_check()), addr.port(), 2000);
+        let out = Prober::new(s, LOCAL).unwrap().probe().await;
+        assert_eq!(out.reason, ProbeReason::BadStatus(302));
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_probe_opens_a_fresh_connection() {
+        // A server that would happily keep the connection alive for more requests.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                        if s.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let prober = Prober::new(spec(CheckKind::Http(http_check()), port, 2000), LOCAL).unwrap();
+        for expected in 1..=3 {
+            assert!(prober.probe().await.ok);
+            assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn hanging_backend_times_out_at_the_spec_timeout() {
+        let b = backend(Mode::Hang).await;
+        let out = probe_http(&b, http_check(), 300).await;
+        assert_eq!((out.ok, out.reason), (false, ProbeReason::Timeout));
+        assert!(
+            out.latency >= Duration::from_millis(300),
+            "{:?}",
+            out.latency
+        );
+        assert!(out.latency < Duration::from_secs(2), "{:?}", out.latency);
+    }
+
+    #[tokio::test]
+    async fn slow_backend_passes_or_times_out_by_the_timeout() {
+        let b = backend(Mode::Slow(Duration::from_millis(600))).await;
+        assert_eq!(
+            probe_http(&b, http_check(), 200).await.reason,
+            ProbeReason::Timeout
+        );
+        let out = probe_http(&b, http_check(), 5000).await;
+        assert!(out.ok, "{out:?}");
+        assert!(
+            out.latency >= Duration::from_millis(600),
+            "{:?}",
+            out.latency
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_reset_and_garbage_are_told_apart() {
+        let b = backend(Mode::Refuse).await;
+        assert_eq!(
+            probe_http(&b, http_check(), 2000).await.reason,
+            ProbeReason::Refused
+        );
+        b.set_mode(Mode::Reset).await.unwrap();
+        assert_eq!(
+            probe_http(&b, http_check(), 2000).await.reason,
+            ProbeReason::Reset
+        );
+        b.set_mode(Mode::Garbage).await.unwrap();
+        let out = probe_http(&b, http_check(), 2000).await;
+        assert!(
+            matches!(out.reason, ProbeReason::Protocol(_)),
+            "{:?}",
+            out.reason
+        );
+        assert!(!out.ok);
+    }
+
+    #[tokio::test]
+    async fn body_substring_is_required_when_configured() {
+        let b = backend(Mode::Healthy).await;
+        let want = |s: &str| HttpCheck {
+            body_contains: Some(s.into()),
+            ..http_check()
+        };
+        assert_eq!(
+            probe_http(&b, want("ok"), 2000).await.reason,
+            ProbeReason::Status(200)
+        );
+        let out = probe_http(&b, want("ready"), 2000).await;
+        assert_eq!((out.ok, out.reason), (false, ProbeReason::BodyMismatch));
+    }
+
+    fn big_reply(body_len: usize, marker_at: Option<usize>) -> Vec<u8> {
+        let mut body = vec![b'x'; body_len];
+        if let Some(at) = marker_at {
+            body[at..at + 5].copy_from_slice(b"READY");
+        }
+        let mut reply =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\n\r\n").into_bytes();
+        reply.extend_from_slice(&body);
+        reply
+    }
+
+    async fn probe_raw(reply: Vec<u8>, needle: &str) -> ProbeReason {
+        let (addr, _server) = raw_server(reply).await;
+        let check = HttpCheck {
+            body_contains: Some(needle.into()),
+            ..http_check()
+        };
+        let s = spec(CheckKind::Http(check), addr.port(), 5000);
+        Prober::new(s, LOCAL).unwrap().probe().await.reason
+    }
+
+    #[tokio::test]
+    async fn body_is_searched_up_to_64_kib_only() {
+        // Found near the end of the window: fine, even though the body goes on.
+        let reply = big_reply(200 * 1024, Some(MAX_BODY - 5));
+        assert_eq!(probe_raw(reply, "READY").await, ProbeReason::Status(200));
+        // Just past the window: too large, not a plain mismatch.
+        let reply = big_reply(200 * 1024, Some(MAX_BODY - 4));
+        assert_eq!(probe_raw(reply, "READY").await, ProbeReason::BodyTooLarge);
+        // Exactly 64 KiB without it: a mismatch, nothing was left unread.
+        let reply = big_reply(MAX_BODY, None);
+        assert_eq!(probe_raw(reply, "READY").await, ProbeReason::BodyMismatch);
+    }
+
+    #[test]
+    fn body_search_finds_text_split_across_chunks() {
+        let mut s = BodySearch::new(b"READY");
+        assert_eq!(s.feed(b"xxRE"), None);
+        assert_eq!(s.feed(b"A"), None);
+        assert_eq!(s.feed(b"DYxx"), Some(true));
+        let mut s = BodySearch::new(b"");
+        assert!(s.found());
+        assert_eq!(s.feed(b"anything"), Some(true));
+    }
+
+    #[tokio::test]
+    async fn configured_host_goes_in_the_host_header_while_connecting_to_the_address() {
+        let reply = b"HTTP/1.1 204 No Content\r\n\r\n".to_vec();
+        let (addr, server) = raw_server(reply).await;
+        // A name that cannot resolve: success proves the address was used, not DNS.
+        let check = HttpCheck {
+            host: Some("App.Switchyard.test".into()),
+            path: "ready?deep=1".into(),
+            ..http_check()
+        };
+        let s = spec(CheckKind::Http(check), addr.port(), 2000);
+        let out = Prober::new(s, LOCAL).unwrap().probe().await;
+        assert_eq!(out.reason, ProbeReason::Status(204));
+        let req = String::from_utf8(server.await.unwrap()).unwrap();
+        assert!(req.starts_with("GET /ready?deep=1 HTTP/1.1\r\n"), "{req}");
+        let lower = req.to_ascii_lowercase();
+        let host_line = format!("host: app.switchyard.test:{}\r\n", addr.port());
+        assert!(lower.contains(&host_line), "{req}");
+        assert!(lower.contains("connection: close\r\n"), "{req}");
+    }
+
+    #[tokio::test]
+    async fn ip_literal_host_is_sent_as_header_but_the_target_is_dialled() {
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec();
+        let (addr, server) = raw_server(reply).await;
+        let check = HttpCheck {
+            host: Some("192.0.2.7".into()),
+            ..http_check()
+        };
+        let s = spec(CheckKind::Http(check), addr.port(), 2000);
+        assert!(Prober::new(s, LOCAL).unwrap().probe().await.ok);
+        let req = String::from_utf8(server.await.unwrap()).unwrap();
+        assert!(
+            req.to_ascii_lowercase().contains("host: 192.0.2.7\r\n"),
+            "{req}"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_sends_the_configured_host_as_sni_to_the_address() {
+        // Read the ClientHello, where the server name travels in clear, then hang up.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut hello = vec![0u8; 16 * 1024];
+            let n = s.read(&mut hello).await.unwrap();
+            hello.truncate(n);
+            hello
+        });
+        let check = HttpCheck {
+            host: Some("api.switchyard.test".into()),
+            ..http_check()
+        };
+        let out = Prober::new(spec(CheckKind::Https(check), port, 2000), LOCAL)
+            .unwrap()
+            .probe()
+            .await;
+        let hello = server.await.unwrap();
+        assert_eq!(hello.first(), Some(&0x16), "not a TLS handshake record");
+        assert!(hello.windows(19).any(|w| w == b"api.switchyard.test"));
+        assert!(!out.ok);
+        assert!(
+            matches!(out.reason, ProbeReason::Tls(_) | ProbeReason::Reset),
+            "{:?}",
+            out.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn https_against_plain_http_is_a_tls_failure_and_resets_stay_resets() {
+        let b = backend(Mode::Healthy).await;
+        for verify in [true, false] {
+            let check = HttpCheck {
+                tls_verify: verify,
+                ..http_check()
+            };
+            let s = spec(CheckKind::Https(check), b.addr().port(), 2000);
+            let prober = Prober::new(s, LOCAL).unwrap();
+            let out = prober.probe().await;
+            assert!(
+                matches!(out.reason, ProbeReason::Tls(_)),
+                "verify={verify}: {:?}",
+                out.reason
+            );
+            // A reset during the handshake is still a reset, not a TLS problem (the
+            // connector hides it inside an io::Error of kind Other).
+            b.set_mode(Mode::Reset).await.unwrap();
+            assert_eq!(prober.probe().await.reason, ProbeReason::Reset);
+            b.set_mode(Mode::Healthy).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn tcp_check_needs_only_the_connect() {
+        let b = backend(Mode::Hang).await;
+        let s = spec(CheckKind::Tcp, b.addr().port(), 2000);
+        let prober = Prober::new(s, LOCAL).unwrap();
+        let out = prober.probe().await;
+        assert_eq!((out.ok, out.reason), (true, ProbeReason::Connected));
+        b.set_mode(Mode::Refuse).await.unwrap();
+        let out = prober.probe().await;
+        assert_eq!((out.ok, out.reason), (false, ProbeReason::Refused));
+    }
+
+    #[tokio::test]
+    async fn tcp_check_times_out_when_the_syn_is_never_answered() {
+        // A listener that never accepts and whose accept queue is full: Linux drops the
+        // SYN, so the connect hangs as it would towards a black-holed address.
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.bind(&SocketAddr::from((LOCAL, 0)).into()).unwrap();
+        sock.listen(0).unwrap();
+        let addr = sock.local_addr().unwrap().as_socket().unwrap();
+        let s = spec(CheckKind::Tcp, addr.port(), 200);
+        let prober = Prober::new(s, LOCAL).unwrap();
+        // Each accepted-but-never-taken probe connection stays queued; the kernel's slack
+        // varies, so probe until one stalls.
+        let mut outcome = None;
+        for _ in 0..8 {
+            let out = prober.probe().await;
+            if out.reason == ProbeReason::Timeout {
+                outcome = Some(out);
+                break;
+            }
+            assert_eq!(out.reason, ProbeReason::Connected);
+        }
+        let out = outcome.expect("the connect never stalled");
+        assert!(!out.ok);
+        assert!(out.latency >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn one_off_probe_reports_setup_errors_as_failures() {
+        let check = HttpCheck {
+            host: Some("bad host name".into()),
+            ..http_check()
+        };
+        let out = probe(spec(CheckKind::Http(check), 80, 100), LOCAL).await;
+        assert!(!out.ok);
+        assert!(
+            matches!(out.reason, ProbeReason::Setup(_)),
+            "{:?}",
+            out.reason
+        );
+    }
+}

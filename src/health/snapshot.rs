@@ -1,0 +1,73 @@
+//! The published view of every target's health: an immutable value the routing updater
+//! rebuilds its table from, replaced whole on each change.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use super::state::Health;
+use crate::zone::Target;
+
+/// Health of every probed target at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthSnapshot {
+    /// Raised by one at each publication, so consumers can tell snapshots apart cheaply.
+    pub generation: u64,
+    pub targets: HashMap<Target, TargetStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetStatus {
+    pub health: Health,
+    /// When `health` last changed (or the target was first seen).
+    pub since: SystemTime,
+    /// The latest probe's verdict, even when it did not change `health`.
+    pub last_reason: String,
+    /// The latest probe's duration; `None` before the first probe.
+    pub latency: Option<Duration>,
+}
+
+impl HealthSnapshot {
+    /// `Some(up)` once probed; `None` for a target not probed yet or unknown here, where
+    /// the caller applies the check's `startup` state.
+    pub fn is_up(&self, t: &Target) -> Option<bool> {
+        match self.targets.get(t)?.health {
+            Health::Up => Some(true),
+            Health::Down => Some(false),
+            Health::Unknown => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(n: u8) -> Target {
+        Target {
+            check: "z./web".into(),
+            addr: std::net::IpAddr::from([127, 0, 0, n]),
+        }
+    }
+
+    #[test]
+    fn is_up_distinguishes_up_down_unknown_and_absent() {
+        let status = |health| TargetStatus {
+            health,
+            since: SystemTime::UNIX_EPOCH,
+            last_reason: String::new(),
+            latency: None,
+        };
+        let snap = HealthSnapshot {
+            generation: 1,
+            targets: HashMap::from([
+                (target(1), status(Health::Up)),
+                (target(2), status(Health::Down)),
+                (target(3), status(Health::Unknown)),
+            ]),
+        };
+        assert_eq!(snap.is_up(&target(1)), Some(true));
+        assert_eq!(snap.is_up(&target(2)), Some(false));
+        assert_eq!(snap.is_up(&target(3)), None);
+        assert_eq!(snap.is_up(&target(4)), None);
+    }
+}
