@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod monitor;
+pub mod persist;
 pub mod snapshot;
 pub mod state;
 
