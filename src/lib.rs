@@ -16,6 +16,8 @@
 pub mod config;
 pub mod demo;
 pub mod dns;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod policy;
 pub mod routing;

@@ -182,7 +182,11 @@ mod tests {
     fn saves_and_loads_decided_states_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("health.json");
-        assert_eq!(load(&path).unwrap(), None, "a missing file is a first start");
+        assert_eq!(
+            load(&path).unwrap(),
+            None,
+            "a missing file is a first start"
+        );
         save(&path, &snapshot()).unwrap();
         let loaded = load(&path).unwrap().expect("state");
         assert_eq!(loaded.targets.len(), 2);
@@ -192,7 +196,10 @@ mod tests {
         };
         assert_eq!(loaded.targets[&up], Health::Up);
         assert!(loaded.age() < Duration::from_secs(60));
-        assert!(!path.with_extension("tmp").exists(), "the temporary file is renamed away");
+        assert!(
+            !path.with_extension("tmp").exists(),
+            "the temporary file is renamed away"
+        );
     }
 
     #[test]
@@ -204,7 +211,10 @@ mod tests {
         fs::write(&path, &full[..full.len() / 2]).unwrap();
         assert!(matches!(load(&path), Err(PersistError::Format { .. })));
         fs::write(&path, br#"{"version":9,"saved_at":0,"targets":[]}"#).unwrap();
-        assert!(matches!(load(&path), Err(PersistError::Version { found: 9, .. })));
+        assert!(matches!(
+            load(&path),
+            Err(PersistError::Version { found: 9, .. })
+        ));
     }
 
     #[test]
@@ -214,7 +224,11 @@ mod tests {
         save(&path, &snapshot()).unwrap();
         let before = fs::read(&path).unwrap();
         // A writer that died mid-write leaves only a partial temporary file behind.
-        fs::write(path.with_extension("tmp"), b"{\"version\":1,\"saved_at\":1,\"tar").unwrap();
+        fs::write(
+            path.with_extension("tmp"),
+            b"{\"version\":1,\"saved_at\":1,\"tar",
+        )
+        .unwrap();
         assert_eq!(fs::read(&path).unwrap(), before);
         assert_eq!(load(&path).unwrap().unwrap().targets.len(), 2);
         // The next save replaces the leftover.
