@@ -42,17 +42,18 @@ fn qname() -> Vec<u8> {
 }
 
 fn corpus() -> Vec<(&'static str, Vec<u8>)> {
-    let mut c = Vec::new();
-    c.push(("empty", vec![]));
-    c.push(("one byte", vec![0x42]));
-    c.push((
-        "truncated header",
-        header(1, 0x0100, 1, 0, 0, 0)[..7].to_vec(),
-    ));
-    c.push((
-        "header only, promises a question",
-        header(2, 0x0100, 1, 0, 0, 0),
-    ));
+    let mut c: Vec<(&'static str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("one byte", vec![0x42]),
+        (
+            "truncated header",
+            header(1, 0x0100, 1, 0, 0, 0)[..7].to_vec(),
+        ),
+        (
+            "header only, promises a question",
+            header(2, 0x0100, 1, 0, 0, 0),
+        ),
+    ];
     let mut p = header(3, 0x0100, 1, 0, 0, 0);
     p.extend_from_slice(&[0xC0, 0x0C, 0, 1, 0, 1]);
     c.push(("pointer to itself", p));
