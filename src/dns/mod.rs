@@ -3,6 +3,7 @@
 
 pub mod encode;
 pub mod respond;
+pub mod rrl;
 pub mod tcp;
 pub mod udp;
 
