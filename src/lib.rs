@@ -13,11 +13,16 @@
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
 //! a file. One updater task owns the writes.
 
+pub mod alerts;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod dns;
 pub mod health;
+pub mod metrics;
+pub mod operator;
 pub mod policy;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod updater;

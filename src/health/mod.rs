@@ -6,10 +6,12 @@
 //! here knows about DNS answers.
 
 pub mod check;
+pub mod metrics;
 pub mod monitor;
 pub mod snapshot;
 pub mod state;
 
+pub use metrics::HealthMetrics;
 pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
 pub use monitor::{HealthMonitor, Observation};
 pub use snapshot::{HealthSnapshot, TargetStatus};
