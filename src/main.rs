@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Check { path } => match config::load_zones(&path) {
             Ok(zones) => {
                 print!("{}", switchyard::zone::summary::summarize(&zones));
+                print!("{}", switchyard::zone::budget::report(&zones));
                 ExitCode::SUCCESS
             }
             Err(errors) => {

@@ -39,8 +39,8 @@ pub struct Observation {
 const OBSERVATION_QUEUE: usize = 1024;
 
 /// Jitter applied to each interval, as a fraction: enough to spread probes that started
-/// together, small enough to keep the configured rate.
-const JITTER: f64 = 0.10;
+/// together, small enough to keep the configured rate. The failover budget counts it.
+const JITTER: f64 = crate::zone::PROBE_JITTER;
 
 const NOT_PROBED: &str = "not probed yet";
 
