@@ -69,7 +69,10 @@ impl ReloadHandle {
     }
 
     pub fn status(&self) -> ReloadStatus {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -181,7 +184,10 @@ impl Reloader {
         let epoch = match applied {
             Ok(Ok(b)) => Some(b.epoch),
             _ => {
-                warn!(trigger, "reloaded zones not yet served after {APPLY_TIMEOUT:?}");
+                warn!(
+                    trigger,
+                    "reloaded zones not yet served after {APPLY_TIMEOUT:?}"
+                );
                 None
             }
         };
@@ -222,7 +228,9 @@ fn watch_files(path: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedW
             EventKind::Create(_) | EventKind::Remove(_) | EventKind::Any
         ) || matches!(ev.kind, EventKind::Modify(k) if !matches!(k, notify::event::ModifyKind::Metadata(_)));
         let relevant_file = ev.paths.iter().any(|p| {
-            let Some(name) = p.file_name() else { return false };
+            let Some(name) = p.file_name() else {
+                return false;
+            };
             if let Some(only) = &only {
                 return name == only;
             }

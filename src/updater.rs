@@ -119,7 +119,9 @@ impl Updater {
     /// module's). Startup results (from unknown) are not news.
     fn health_changes(&self, old: &HealthSnapshot, new: &HealthSnapshot) {
         for (t, s) in &new.targets {
-            let Some(prev) = old.targets.get(t) else { continue };
+            let Some(prev) = old.targets.get(t) else {
+                continue;
+            };
             if prev.health == s.health || prev.health == Health::Unknown {
                 continue;
             }
@@ -127,11 +129,7 @@ impl Updater {
                 Health::Down => (Severity::Warning, "DOWN"),
                 _ => (Severity::Info, "up"),
             };
-            let mut e = Event::new(
-                "health",
-                sev,
-                format!("{} is {verb}: {}", t, s.last_reason),
-            );
+            let mut e = Event::new("health", sev, format!("{} is {verb}: {}", t, s.last_reason));
             e.check = Some(t.check.to_string());
             e.address = Some(t.addr.to_string());
             e.from = Some(prev.health.to_string());

@@ -35,11 +35,18 @@ fn the_token_is_required_and_reads_can_be_opened() {
     ] {
         let body = (method == "POST").then(|| json!({}));
         let none = api.request(method, path, None, body.clone());
-        assert_eq!(none.status, 401, "{method} {path} without a token: {}", none.text);
+        assert_eq!(
+            none.status, 401,
+            "{method} {path} without a token: {}",
+            none.text
+        );
         let wrong = api.request(method, path, Some("s3cret-token-for-test"), body);
         assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
     }
-    assert_eq!(api.request("GET", "/v1/status", Some(TOKEN), None).status, 200);
+    assert_eq!(
+        api.request("GET", "/v1/status", Some(TOKEN), None).status,
+        200
+    );
     assert!(s.log().contains("control request without a valid token"));
     drop(s);
 
@@ -51,7 +58,10 @@ fn the_token_is_required_and_reads_can_be_opened() {
     assert_eq!(api.request("GET", "/metrics", None, None).status, 200);
     let r = api.request("POST", "/v1/reload", None, None);
     assert_eq!(r.status, 401, "open reads must not open writes");
-    assert_eq!(api.request("POST", "/v1/reload", Some(TOKEN), None).status, 200);
+    assert_eq!(
+        api.request("POST", "/v1/reload", Some(TOKEN), None).status,
+        200
+    );
 }
 
 #[test]
@@ -87,20 +97,50 @@ fn status_and_explain_describe_the_answer() {
     assert_eq!(e["zone"], "ops.test.");
     assert_eq!(e["client"], "203.0.113.9");
     assert_eq!(e["epoch"], st["table"]["epoch"]);
-    let path: Vec<&str> = e["path"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(path.iter().any(|p| p.contains("CNAME for api.ops.test.")), "{path:?}");
-    assert!(path.iter().any(|p| p.contains("policy api (failover over primary > secondary)")), "{path:?}");
+    let path: Vec<&str> = e["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        path.iter().any(|p| p.contains("CNAME for api.ops.test.")),
+        "{path:?}"
+    );
+    assert!(
+        path.iter()
+            .any(|p| p.contains("policy api (failover over primary > secondary)")),
+        "{path:?}"
+    );
     assert_eq!(e["policy"]["choice"], "pool primary");
-    assert!(e["policy"]["why"].as_str().unwrap().contains("primary is the first pool"), "{e}");
+    assert!(
+        e["policy"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("primary is the first pool"),
+        "{e}"
+    );
     assert_eq!(e["policy"]["pools"][1]["name"], "secondary");
-    assert!(e["answers"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().contains(PRIMARY)), "{e}");
+    assert!(
+        e["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains(PRIMARY)),
+        "{e}"
+    );
 
     let e = api.get("/v1/explain?name=nope.ops.test&type=AAAA");
     assert_eq!(e["rcode"], "Non-Existent Domain", "{e}");
     assert!(e["policy"].is_null());
     let e = api.get("/v1/explain?name=example.org");
     assert_eq!(e["rcode"], "Query Refused", "{e}");
-    let bad = api.request("GET", "/v1/explain?name=api.ops.test&type=BOGUS", Some(TOKEN), None);
+    let bad = api.request(
+        "GET",
+        "/v1/explain?name=api.ops.test&type=BOGUS",
+        Some(TOKEN),
+        None,
+    );
     assert_eq!(bad.status, 400);
 }
 
@@ -114,7 +154,9 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .filter(|s| s.metric == name)
         .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
         .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
             _ => 0.0,
         })
         .sum()
@@ -127,11 +169,25 @@ fn metrics_parse_and_move_with_traffic() {
     let s = l.serve();
     let api = Api::new(s.control.unwrap());
     let before = api.text("/metrics");
-    let a = [("zone", "ops.test."), ("policy", "api"), ("qtype", "A"), ("rcode", "NOERROR")];
-    let nx = [("zone", "ops.test."), ("policy", ""), ("qtype", "MX"), ("rcode", "NXDOMAIN")];
+    let a = [
+        ("zone", "ops.test."),
+        ("policy", "api"),
+        ("qtype", "A"),
+        ("rcode", "NOERROR"),
+    ];
+    let nx = [
+        ("zone", "ops.test."),
+        ("policy", ""),
+        ("qtype", "MX"),
+        ("rcode", "NXDOMAIN"),
+    ];
     let refused = [("zone", ""), ("qtype", "A"), ("rcode", "REFUSED")];
     let q = "switchyard_queries_total";
-    let (a0, nx0, r0) = (sample(&before, q, &a), sample(&before, q, &nx), sample(&before, q, &refused));
+    let (a0, nx0, r0) = (
+        sample(&before, q, &a),
+        sample(&before, q, &nx),
+        sample(&before, q, &refused),
+    );
     for _ in 0..5 {
         assert_eq!(answer(&s), vec![PRIMARY]);
     }
@@ -155,7 +211,10 @@ fn metrics_parse_and_move_with_traffic() {
         "switchyard_reloads_total",
         "switchyard_agent_reports_total",
     ] {
-        assert!(after.contains(&format!("# TYPE {family} ")), "{family} missing");
+        assert!(
+            after.contains(&format!("# TYPE {family} ")),
+            "{family} missing"
+        );
     }
     let epoch = sample(&after, "switchyard_table_epoch", &[]);
     assert!(epoch >= 1.0);
@@ -172,7 +231,11 @@ fn metrics_parse_and_move_with_traffic() {
     });
     let later = api.text("/metrics");
     let changes = [("zone", "ops.test."), ("policy", "api")];
-    assert_eq!(sample(&later, "switchyard_answer_changes_total", &changes), 1.0, "{later}");
+    assert_eq!(
+        sample(&later, "switchyard_answer_changes_total", &changes),
+        1.0,
+        "{later}"
+    );
     assert!(sample(&later, "switchyard_table_epoch", &[]) > epoch);
     assert_eq!(sample(&later, "switchyard_overrides_active", &[]), 1.0);
 }
@@ -194,7 +257,12 @@ fn an_override_drains_a_pool_and_expires_by_itself() {
         json!({"pool": "primary", "address": "192.0.2.99", "action": "drain", "reason": "x", "expires_in": "2s"}),
     ] {
         let r = api.post("/v1/overrides", body.clone());
-        assert!(r.status == 400 || r.status == 404, "{body}: {} {}", r.status, r.text);
+        assert!(
+            r.status == 400 || r.status == 404,
+            "{body}: {} {}",
+            r.status,
+            r.text
+        );
     }
     assert!(api.get("/v1/overrides").as_array().unwrap().is_empty());
 
@@ -207,31 +275,58 @@ fn an_override_drains_a_pool_and_expires_by_itself() {
     assert_eq!(o["action"], "down");
     assert_eq!(o["reason"], "maintenance window");
     assert_eq!(o["source"]["kind"], "operator");
-    let (_, moved) = wait_for(Duration::from_secs(3), "the drained primary to leave the answer", || {
-        (answer(&s) == vec![SECONDARY]).then_some(())
-    });
-    println!("override: answer moved {} ms after the request", moved.as_millis());
+    let (_, moved) = wait_for(
+        Duration::from_secs(3),
+        "the drained primary to leave the answer",
+        || (answer(&s) == vec![SECONDARY]).then_some(()),
+    );
+    println!(
+        "override: answer moved {} ms after the request",
+        moved.as_millis()
+    );
 
     let st = api.get("/v1/status");
     assert_eq!(st["overrides"][0]["pool"], "primary");
     assert_eq!(st["overrides"][0]["reason"], "maintenance window");
-    let primary = st["zones"][0]["pools"].as_array().unwrap().iter().find(|p| p["name"] == "primary").unwrap().clone();
+    let primary = st["zones"][0]["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "primary")
+        .unwrap()
+        .clone();
     assert_eq!(primary["forced"], "down");
     assert_eq!(primary["up"], false);
     let e = api.get("/v1/explain?name=api.ops.test");
-    assert!(e["policy"]["why"].as_str().unwrap().contains("primary is down: forced down"), "{e}");
+    assert!(
+        e["policy"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("primary is down: forced down"),
+        "{e}"
+    );
 
     // Nobody clears it: it reverts on its own.
     let (_, back) = wait_for(Duration::from_secs(10), "the override to expire", || {
         (answer(&s) == vec![PRIMARY]).then_some(())
     });
-    println!("override: answer back {} ms after the drain was seen", back.as_millis());
-    assert!(back >= Duration::from_millis(1500), "expired early: {back:?}");
+    println!(
+        "override: answer back {} ms after the drain was seen",
+        back.as_millis()
+    );
+    assert!(
+        back >= Duration::from_millis(1500),
+        "expired early: {back:?}"
+    );
     assert!(api.get("/v1/overrides").as_array().unwrap().is_empty());
     let log = s.log();
-    assert!(log.contains("override set") && log.contains("maintenance window"), "{log}");
     assert!(
-        log.lines().any(|l| l.contains("override cleared") && l.contains("expired")),
+        log.contains("override set") && log.contains("maintenance window"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("override cleared") && l.contains("expired")),
         "{log}"
     );
 
@@ -241,18 +336,37 @@ fn an_override_drains_a_pool_and_expires_by_itself() {
         json!({"pool": "secondary", "address": SECONDARY, "action": "down", "reason": "bad host", "expires_in": "1h"}),
     );
     assert_eq!(r.status, 201, "{}", r.text);
-    let r = api.post("/v1/overrides", json!({"pool": "primary", "action": "drain", "reason": "both", "expires_in": "1h"}));
+    let r = api.post(
+        "/v1/overrides",
+        json!({"pool": "primary", "action": "drain", "reason": "both", "expires_in": "1h"}),
+    );
     assert_eq!(r.status, 201);
     let id = r.json()["id"].as_u64().unwrap();
     // Every pool down: the all-down fallback (serve-all) answers.
     wait_for(Duration::from_secs(3), "all-down", || {
         (answer(&s) == vec![PRIMARY.to_string(), SECONDARY.to_string()]).then_some(())
     });
-    let r = api.post("/v1/overrides", json!({"pool": "primary", "action": "up", "reason": "vouch", "expires_in": "1h"}));
-    assert_eq!(r.status, 201, "a new override on the same scope replaces the old: {}", r.text);
-    wait_for(Duration::from_secs(3), "forced up", || (answer(&s) == vec![PRIMARY]).then_some(()));
-    assert_eq!(api.request("DELETE", &format!("/v1/overrides/{id}"), Some(TOKEN), None).status, 404);
-    let r = api.post("/v1/overrides", json!({"pool": "primary", "action": "clear"}));
+    let r = api.post(
+        "/v1/overrides",
+        json!({"pool": "primary", "action": "up", "reason": "vouch", "expires_in": "1h"}),
+    );
+    assert_eq!(
+        r.status, 201,
+        "a new override on the same scope replaces the old: {}",
+        r.text
+    );
+    wait_for(Duration::from_secs(3), "forced up", || {
+        (answer(&s) == vec![PRIMARY]).then_some(())
+    });
+    assert_eq!(
+        api.request("DELETE", &format!("/v1/overrides/{id}"), Some(TOKEN), None)
+            .status,
+        404
+    );
+    let r = api.post(
+        "/v1/overrides",
+        json!({"pool": "primary", "action": "clear"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(api.get("/v1/overrides").as_array().unwrap().len(), 1);
 }
@@ -265,7 +379,10 @@ fn a_drill_moves_the_answer_and_back_and_reports_when() {
     let api = Api::new(s.control.unwrap());
     assert_eq!(answer(&s), vec![PRIMARY]);
 
-    let r = api.post("/v1/drills", json!({"pool": "primary", "seconds": 2, "reason": "quarterly drill", "poll_ms": 20}));
+    let r = api.post(
+        "/v1/drills",
+        json!({"pool": "primary", "seconds": 2, "reason": "quarterly drill", "poll_ms": 20}),
+    );
     assert_eq!(r.status, 202, "{}", r.text);
     let d = r.json();
     let id = d["id"].as_u64().unwrap();
@@ -273,14 +390,18 @@ fn a_drill_moves_the_answer_and_back_and_reports_when() {
     assert_eq!(d["watches"][0]["nameserver"], s.addr.to_string());
 
     // dig sees it move, then come back.
-    wait_for(Duration::from_secs(2), "the drill to move dig's answer", || {
-        (answer(&s) == vec![SECONDARY]).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(2),
+        "the drill to move dig's answer",
+        || (answer(&s) == vec![SECONDARY]).then_some(()),
+    );
     let conflict = api.post("/v1/drills", json!({"pool": "primary", "seconds": 2}));
     assert_eq!(conflict.status, 409, "{}", conflict.text);
-    wait_for(Duration::from_secs(10), "the answer back after the drill", || {
-        (answer(&s) == vec![PRIMARY]).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the answer back after the drill",
+        || (answer(&s) == vec![PRIMARY]).then_some(()),
+    );
     let (d, _) = wait_for(Duration::from_secs(10), "the drill report", || {
         let d = api.get(&format!("/v1/drills/{id}"));
         (d["state"] == "finished").then_some(d)
@@ -289,11 +410,18 @@ fn a_drill_moves_the_answer_and_back_and_reports_when() {
     assert_eq!(w["during"], json!([SECONDARY]), "{d}");
     let moved = w["moved_after_ms"].as_u64().expect("moved");
     let back = w["back_after_ms"].as_u64().expect("back");
-    println!("drill: answer moved after {moved} ms, back after {back} ms ({} ms after the drill ended)", w["back_after_end_ms"]);
+    println!(
+        "drill: answer moved after {moved} ms, back after {back} ms ({} ms after the drill ended)",
+        w["back_after_end_ms"]
+    );
     assert!(moved < 1000, "{d}");
     assert!((2000..6000).contains(&back), "{d}");
     assert_eq!(api.get("/v1/status")["drills"][0]["id"], id);
-    assert_eq!(api.request("GET", "/v1/drills/99", Some(TOKEN), None).status, 404);
+    assert_eq!(
+        api.request("GET", "/v1/drills/99", Some(TOKEN), None)
+            .status,
+        404
+    );
     let bad = api.post("/v1/drills", json!({"pool": "primary", "seconds": 0}));
     assert_eq!(bad.status, 400);
 }

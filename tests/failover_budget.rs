@@ -72,7 +72,11 @@ fn check_prints_the_budget_and_enforces_max_failover() {
     let (ok, _, err) = check(&l);
     assert!(!ok, "a budget the checks cannot meet must fail the check");
     let text = zone("max_failover = \"45s\"");
-    let line = text.lines().position(|l| l.starts_with("max_failover")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("max_failover"))
+        .unwrap()
+        + 1;
     assert!(err.contains(&format!("budget.test.toml:{line}:16: policy api: worst-case failover 48.50s exceeds max_failover 45s")), "{err}");
     // serve refuses the same file.
     assert!(l.serve_fails().contains("exceeds max_failover"));

@@ -70,7 +70,10 @@ fn reloads_apply_good_files_reject_broken_ones_and_keep_health() {
         .unwrap();
     let l = layout(false, "");
     let ops_file = l.zone("ops.test.toml", &static_zone(PRIMARY, SECONDARY, 5));
-    let checked_file = l.zone("checked.test.toml", &checked_zone(backend.addr().port(), 5, 200));
+    let checked_file = l.zone(
+        "checked.test.toml",
+        &checked_zone(backend.addr().port(), 5, 200),
+    );
     let s = l.serve();
     let api = Api::new(s.control.unwrap());
     assert_eq!(answer(&s), vec![PRIMARY]);
@@ -97,7 +100,10 @@ fn reloads_apply_good_files_reject_broken_ones_and_keep_health() {
     assert_eq!(s.dig("www.checked.test A").answer()[0][1], "7");
     let t = checked_target(&api.get("/v1/status"));
     assert_eq!(t["health"], "up", "{t}");
-    assert_eq!(t["since"], since, "health state did not carry over the reload");
+    assert_eq!(
+        t["since"], since,
+        "health state did not carry over the reload"
+    );
 
     // A broken file: nothing changes, and status says why with file:line:col.
     let broken = static_zone(PRIMARY, SECONDARY, 5).replace(
@@ -116,25 +122,40 @@ fn reloads_apply_good_files_reject_broken_ones_and_keep_health() {
     assert_eq!(answer(&s), vec![MOVED], "a broken file changed the answers");
     let st = api.get("/v1/status");
     assert!(st["reload"]["failures"].as_u64().unwrap() >= 1);
-    assert!(st["reload"]["last_failure"]["errors"][0].as_str().unwrap().contains("nowhere"));
+    assert!(st["reload"]["last_failure"]["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("nowhere"));
     let m = api.text("/metrics");
-    assert!(!m.contains("switchyard_reloads_total{result=\"failure\"} 0"), "{m}");
-    assert!(s.log().contains("reload rejected; still serving the previous zones"));
+    assert!(
+        !m.contains("switchyard_reloads_total{result=\"failure\"} 0"),
+        "{m}"
+    );
+    assert!(s
+        .log()
+        .contains("reload rejected; still serving the previous zones"));
 
     // Fixed by editing the file: the watcher reloads it without being asked.
     std::fs::write(&ops_file, static_zone(PRIMARY, SECONDARY, 5)).unwrap();
-    let (_, took) = wait_for(Duration::from_secs(10), "the file change to be reloaded", || {
-        (answer(&s) == vec![PRIMARY]).then_some(())
-    });
-    println!("reload on file change: served after {} ms", took.as_millis());
+    let (_, took) = wait_for(
+        Duration::from_secs(10),
+        "the file change to be reloaded",
+        || (answer(&s) == vec![PRIMARY]).then_some(()),
+    );
+    println!(
+        "reload on file change: served after {} ms",
+        took.as_millis()
+    );
     let st = api.get("/v1/status");
     assert_eq!(st["reload"]["last"]["ok"], true, "{}", st["reload"]);
 
     // SIGHUP reloads too (and does not kill the server).
     s.signal("HUP");
-    wait_for(Duration::from_secs(10), "a reload triggered by SIGHUP", || {
-        (api.get("/v1/status")["reload"]["last"]["trigger"] == "sighup").then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "a reload triggered by SIGHUP",
+        || (api.get("/v1/status")["reload"]["last"]["trigger"] == "sighup").then_some(()),
+    );
     assert_eq!(answer(&s), vec![PRIMARY]);
     drop(backend);
 }
@@ -165,7 +186,10 @@ fn receiver(rt: &tokio::runtime::Runtime) -> (SocketAddr, Arc<Mutex<Vec<Value>>>
 fn webhooks_receive_overrides_and_failovers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (hook, got) = receiver(&rt);
-    let l = layout(false, &format!("[alerts]\nwebhooks = [\"http://{hook}/hook\"]\n"));
+    let l = layout(
+        false,
+        &format!("[alerts]\nwebhooks = [\"http://{hook}/hook\"]\n"),
+    );
     l.zone("ops.test.toml", &static_zone(PRIMARY, SECONDARY, 5));
     let s = l.serve();
     let api = Api::new(s.control.unwrap());
@@ -173,14 +197,20 @@ fn webhooks_receive_overrides_and_failovers() {
         "POST",
         "/v1/overrides",
         Some(TOKEN),
-        Some(json!({"pool": "primary", "action": "drain", "reason": "patching", "expires_in": "1h"})),
+        Some(
+            json!({"pool": "primary", "action": "drain", "reason": "patching", "expires_in": "1h"}),
+        ),
     );
     assert_eq!(r.status, 201, "{}", r.text);
-    let (events, _) = wait_for(Duration::from_secs(10), "the override and failover alerts", || {
-        let g = got.lock().unwrap();
-        let kinds: Vec<&str> = g.iter().filter_map(|v| v["event"].as_str()).collect();
-        (kinds.contains(&"override") && kinds.contains(&"failover")).then(|| g.clone())
-    });
+    let (events, _) = wait_for(
+        Duration::from_secs(10),
+        "the override and failover alerts",
+        || {
+            let g = got.lock().unwrap();
+            let kinds: Vec<&str> = g.iter().filter_map(|v| v["event"].as_str()).collect();
+            (kinds.contains(&"override") && kinds.contains(&"failover")).then(|| g.clone())
+        },
+    );
     let o = events.iter().find(|v| v["event"] == "override").unwrap();
     assert_eq!(o["zone"], "ops.test.");
     assert_eq!(o["pool"], "primary");
@@ -189,20 +219,42 @@ fn webhooks_receive_overrides_and_failovers() {
     assert_eq!(o["severity"], "warning");
     assert_eq!(o["server"], "local");
     assert!(o["at"].as_str().unwrap().ends_with('Z'));
-    assert!(o["text"].as_str().unwrap().contains("ops.test./primary forced down"), "{o}");
+    assert!(
+        o["text"]
+            .as_str()
+            .unwrap()
+            .contains("ops.test./primary forced down"),
+        "{o}"
+    );
     let f = events.iter().find(|v| v["event"] == "failover").unwrap();
     assert_eq!(f["policy"], "api");
     assert_eq!(f["from"], "pool primary");
     assert_eq!(f["to"], "pool secondary");
-    assert!(f["text"].as_str().unwrap().contains("moved from pool primary to pool secondary"), "{f}");
+    assert!(
+        f["text"]
+            .as_str()
+            .unwrap()
+            .contains("moved from pool primary to pool secondary"),
+        "{f}"
+    );
 
     // Every pool down: a critical all-down alert.
-    let r = api.post("/v1/overrides", json!({"pool": "secondary", "action": "drain", "reason": "both", "expires_in": "1h"}));
+    let r = api.post(
+        "/v1/overrides",
+        json!({"pool": "secondary", "action": "drain", "reason": "both", "expires_in": "1h"}),
+    );
     assert_eq!(r.status, 201);
     let (all, _) = wait_for(Duration::from_secs(10), "the all-down alert", || {
-        got.lock().unwrap().iter().find(|v| v["event"] == "all_down").cloned()
+        got.lock()
+            .unwrap()
+            .iter()
+            .find(|v| v["event"] == "all_down")
+            .cloned()
     });
     assert_eq!(all["severity"], "critical");
     let m = api.text("/metrics");
-    assert!(!m.contains("switchyard_alerts_total{result=\"sent\"} 0"), "{m}");
+    assert!(
+        !m.contains("switchyard_alerts_total{result=\"sent\"} 0"),
+        "{m}"
+    );
 }

@@ -111,7 +111,13 @@ mod tests {
         };
         let mut tasks = tokio::task::JoinSet::new();
         let stop = CancellationToken::new();
-        let alerts = Alerts::start(&cfg, "here".into(), metrics.clone(), &mut tasks, stop.clone());
+        let alerts = Alerts::start(
+            &cfg,
+            "here".into(),
+            metrics.clone(),
+            &mut tasks,
+            stop.clone(),
+        );
         let mut e = Event::new("pool", Severity::Warning, "pool a down");
         e.pool = Some("a".into());
         alerts.send(e);
@@ -135,9 +141,15 @@ mod tests {
             .lines()
             .find(|l| l.starts_with("switchyard_alerts_total{result=\"dropped\"}"))
             .unwrap();
-        assert_ne!(dropped, "switchyard_alerts_total{result=\"dropped\"} 0", "{text}");
+        assert_ne!(
+            dropped, "switchyard_alerts_total{result=\"dropped\"} 0",
+            "{text}"
+        );
         stop.cancel();
         while tasks.join_next().await.is_some() {}
-        assert!(text.contains("switchyard_alerts_total{result=\"sent\"} 1"), "{text}");
+        assert!(
+            text.contains("switchyard_alerts_total{result=\"sent\"} 1"),
+            "{text}"
+        );
     }
 }

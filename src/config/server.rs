@@ -141,12 +141,10 @@ fn raw_control(
     let Some(raw) = raw else { return Ok(None) };
     let listen = match &raw.listen {
         None => DEFAULT_CONTROL_LISTEN.parse().expect("valid default"),
-        Some(s) => s.get_ref().parse().map_err(|e| {
-            loc.error(
-                s.span(),
-                format!("[control] listen {:?}: {e}", s.get_ref()),
-            )
-        })?,
+        Some(s) => s
+            .get_ref()
+            .parse()
+            .map_err(|e| loc.error(s.span(), format!("[control] listen {:?}: {e}", s.get_ref())))?,
     };
     if raw.token_file.is_none() && !raw.open_reads {
         return Err(ConfigError::whole_file(
@@ -175,12 +173,10 @@ fn raw_alerts(
         }
         webhooks.push(url);
     }
-    let int = |v: &Option<toml::Spanned<i64>>, what: &str, lo: i64, hi: i64, default: i64| {
-        match v {
-            None => Ok(default),
-            Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
-            Some(s) => Err(loc.error(s.span(), format!("{what} out of range {lo}..={hi}"))),
-        }
+    let int = |v: &Option<toml::Spanned<i64>>, what: &str, lo: i64, hi: i64, default: i64| match v {
+        None => Ok(default),
+        Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
+        Some(s) => Err(loc.error(s.span(), format!("{what} out of range {lo}..={hi}"))),
     };
     let timeout = match &raw.timeout {
         None => std::time::Duration::from_secs(5),

@@ -13,7 +13,7 @@ use axum::Json;
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
-use super::status::{address_status, AddressStatus};
+use super::status::{address_status, AddressStatus, Sources};
 use super::{ApiError, AppState};
 use crate::policy::{Choice, Client};
 use crate::routing::Forced;
@@ -95,8 +95,12 @@ pub async fn explain(
         None => None,
         Some(s) => {
             let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-            let a: IpAddr = a.parse().map_err(|_| bad(format!("ecs {s:?}: bad address")))?;
-            let l: u8 = l.parse().map_err(|_| bad(format!("ecs {s:?}: bad prefix")))?;
+            let a: IpAddr = a
+                .parse()
+                .map_err(|_| bad(format!("ecs {s:?}: bad address")))?;
+            let l: u8 = l
+                .parse()
+                .map_err(|_| bad(format!("ecs {s:?}: bad prefix")))?;
             Some((a, l))
         }
     };
@@ -108,6 +112,11 @@ pub async fn explain(
 
     let table = state.table.load_full();
     let built = state.built.borrow().clone();
+    let sources = Sources {
+        health: &built.health,
+        overlay: &built.overlay,
+        region: &state.region,
+    };
     let lookup = table.lookup(&qname, qtype, &client);
     let lower = LowerName::new(&qname);
     let zone_table = table
@@ -149,10 +158,13 @@ pub async fn explain(
             for name in order {
                 let pool = &z.pools[name];
                 let st = zt.and_then(|t| t.pools.iter().find(|(n, _, _)| n == name));
-                let (up, healthy) = st.map_or((false, Vec::new()), |(_, _, s)| (s.up, s.healthy.clone()));
+                let (up, healthy) =
+                    st.map_or((false, Vec::new()), |(_, _, s)| (s.up, s.healthy.clone()));
                 let forced = built.overlay.pool(&zlower, name);
                 let verdict = match (forced, up) {
-                    (Some(Forced::Down), _) => "down: forced down by an override or drill".to_string(),
+                    (Some(Forced::Down), _) => {
+                        "down: forced down by an override or drill".to_string()
+                    }
                     (Some(Forced::Up), _) => "up: forced up by an override".to_string(),
                     (None, true) => format!(
                         "up: {} of {} addresses healthy (min_healthy {})",
@@ -170,18 +182,7 @@ pub async fn explain(
                 let addresses = pool
                     .addresses
                     .iter()
-                    .map(|a| {
-                        address_status(
-                            z,
-                            &zlower,
-                            pool,
-                            *a,
-                            healthy.contains(a),
-                            &built.health,
-                            &built.overlay,
-                            &state.region,
-                        )
-                    })
+                    .map(|a| address_status(z, &zlower, pool, *a, healthy.contains(a), &sources))
                     .collect();
                 pools.push(PoolExplanation {
                     name: name.to_string(),
@@ -202,7 +203,9 @@ pub async fn explain(
                         .map(|p| format!("{} is {}", p.name, p.verdict))
                         .collect();
                     if skipped.is_empty() {
-                        format!("failover: {chosen} is the first pool in priority order and it is up")
+                        format!(
+                            "failover: {chosen} is the first pool in priority order and it is up"
+                        )
                     } else {
                         format!(
                             "failover: {}; {chosen} is the first pool in priority order that is up",
@@ -219,7 +222,11 @@ pub async fn explain(
                 "{} is answered by policy {} (failover over {})",
                 p.name,
                 p.label,
-                order.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(" > ")
+                order
+                    .iter()
+                    .map(|s| s.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(" > ")
             ));
             path.push(why.clone());
             policy = Some(PolicyExplanation {

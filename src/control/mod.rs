@@ -48,7 +48,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/status", get(status::status))
         .route("/metrics", get(metrics))
         .route("/v1/explain", get(explain::explain))
-        .route("/v1/overrides", get(ops::list_overrides).post(ops::post_override))
+        .route(
+            "/v1/overrides",
+            get(ops::list_overrides).post(ops::post_override),
+        )
         .route("/v1/overrides/{id}", delete(ops::delete_override))
         .route("/v1/drills", get(ops::list_drills).post(ops::post_drill))
         .route("/v1/drills/{id}", get(ops::get_drill))
@@ -72,7 +75,10 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: Can
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

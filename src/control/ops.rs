@@ -101,9 +101,14 @@ pub async fn post_override(
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| bad("\"reason\" is required"))?;
     let ttl: Duration = match &req.expires_in {
-        None => return Err(bad("\"expires_in\" is required (e.g. \"30m\"): overrides revert on their own")),
-        Some(s) => humantime::parse_duration(s)
-            .map_err(|e| bad(&format!("expires_in {s:?}: {e}")))?,
+        None => {
+            return Err(bad(
+                "\"expires_in\" is required (e.g. \"30m\"): overrides revert on their own",
+            ))
+        }
+        Some(s) => {
+            humantime::parse_duration(s).map_err(|e| bad(&format!("expires_in {s:?}: {e}")))?
+        }
     };
     let o = op.set(scope, forced, reason, Source::Operator, ttl)?;
     Ok((StatusCode::CREATED, Json(OverrideView::from(&o))).into_response())

@@ -11,8 +11,8 @@ pub mod monitor;
 pub mod snapshot;
 pub mod state;
 
-pub use metrics::HealthMetrics;
 pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
+pub use metrics::HealthMetrics;
 pub use monitor::{HealthMonitor, Observation};
 pub use snapshot::{HealthSnapshot, TargetStatus};
 pub use state::{Health, TargetState};

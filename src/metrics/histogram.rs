@@ -74,10 +74,22 @@ mod tests {
         let mut e = Exposition::new();
         h.render(&mut e, "l", &[("check", "c")]);
         let text = e.finish();
-        assert!(text.contains("l_bucket{check=\"c\",le=\"0.0005\"} 1\n"), "{text}");
-        assert!(text.contains("l_bucket{check=\"c\",le=\"0.005\"} 2\n"), "{text}");
-        assert!(text.contains("l_bucket{check=\"c\",le=\"10\"} 2\n"), "{text}");
-        assert!(text.contains("l_bucket{check=\"c\",le=\"+Inf\"} 3\n"), "{text}");
+        assert!(
+            text.contains("l_bucket{check=\"c\",le=\"0.0005\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("l_bucket{check=\"c\",le=\"0.005\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("l_bucket{check=\"c\",le=\"10\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("l_bucket{check=\"c\",le=\"+Inf\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("l_count{check=\"c\"} 3\n"), "{text}");
         assert_eq!(h.count(), 3);
     }

@@ -56,7 +56,10 @@ impl Metrics {
     }
 
     pub fn answer_changed(&self, zone: &str, policy: &str) {
-        let mut m = self.answer_changes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .answer_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *m.entry((zone.into(), policy.into())).or_default() += 1;
     }
 
@@ -70,7 +73,12 @@ impl Metrics {
     }
 
     pub fn reload(&self, ok: bool) {
-        if ok { &self.reloads_ok } else { &self.reloads_failed }.fetch_add(1, Relaxed);
+        if ok {
+            &self.reloads_ok
+        } else {
+            &self.reloads_failed
+        }
+        .fetch_add(1, Relaxed);
     }
 
     /// For the probe-agent ingestion endpoint: one report accepted or rejected.
@@ -149,7 +157,11 @@ impl Metrics {
             "gauge",
             "Epoch of the routing table being served.",
         );
-        e.sample("switchyard_table_epoch", &[], self.epoch.load(Relaxed) as f64);
+        e.sample(
+            "switchyard_table_epoch",
+            &[],
+            self.epoch.load(Relaxed) as f64,
+        );
         e.family(
             "switchyard_table_rebuild_seconds",
             "histogram",
@@ -168,7 +180,11 @@ impl Metrics {
             self.last_rebuild_ns.load(Relaxed) as f64 / 1e9,
         );
 
-        let counter = |e: &mut Exposition, name: &str, help: &str, key: &str, pairs: &[(&str, &AtomicU64)]| {
+        let counter = |e: &mut Exposition,
+                       name: &str,
+                       help: &str,
+                       key: &str,
+                       pairs: &[(&str, &AtomicU64)]| {
             e.family(name, "counter", help);
             for (v, n) in pairs {
                 e.sample(name, &[(key, v)], n.load(Relaxed) as f64);
@@ -179,7 +195,10 @@ impl Metrics {
             "switchyard_reloads_total",
             "Zone reloads by result; a failed one changed nothing.",
             "result",
-            &[("success", &self.reloads_ok), ("failure", &self.reloads_failed)],
+            &[
+                ("success", &self.reloads_ok),
+                ("failure", &self.reloads_failed),
+            ],
         );
         counter(
             &mut e,
@@ -212,8 +231,16 @@ impl Metrics {
             &[],
             self.overrides_active.load(Relaxed) as f64,
         );
-        e.family("switchyard_drills_total", "counter", "Failover drills started.");
-        e.sample("switchyard_drills_total", &[], self.drills.load(Relaxed) as f64);
+        e.family(
+            "switchyard_drills_total",
+            "counter",
+            "Failover drills started.",
+        );
+        e.sample(
+            "switchyard_drills_total",
+            &[],
+            self.drills.load(Relaxed) as f64,
+        );
         e.finish()
     }
 }

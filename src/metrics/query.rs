@@ -203,8 +203,14 @@ mod tests {
         assert!(text.contains(
             "switchyard_queries_total{zone=\"z.\",policy=\"api\",qtype=\"A\",rcode=\"NOERROR\"} 2\n"
         ));
-        assert!(text.contains("qtype=\"other\",rcode=\"other\"} 1\n"), "{text}");
-        assert!(text.contains("qtype=\"other\",rcode=\"FORMERR\"} 1\n"), "{text}");
+        assert!(
+            text.contains("qtype=\"other\",rcode=\"other\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("qtype=\"other\",rcode=\"FORMERR\"} 1\n"),
+            "{text}"
+        );
         assert_eq!(text.lines().count(), 3);
     }
 

@@ -99,11 +99,9 @@ impl Operator {
             .unwrap_or(DEFAULT_POLL)
             .clamp(Duration::from_millis(10), Duration::from_secs(5));
         let scope = self.resolve(req.zone.as_deref(), &req.pool, None)?;
-        if self
-            .overrides()
-            .iter()
-            .any(|o| o.scope.address.is_none() && o.scope.zone == scope.zone && o.scope.pool == scope.pool)
-        {
+        if self.overrides().iter().any(|o| {
+            o.scope.address.is_none() && o.scope.zone == scope.zone && o.scope.pool == scope.pool
+        }) {
             return Err(OpError::Conflict(format!(
                 "pool {} already has an override; clear it first",
                 scope
@@ -308,8 +306,10 @@ async fn watch(
                 w.nameserver,
                 w.name,
                 w.qtype,
-                w.moved_after_ms.map_or("never".into(), |m| format!("after {m} ms")),
-                w.back_after_ms.map_or("never".into(), |m| format!("after {m} ms")),
+                w.moved_after_ms
+                    .map_or("never".into(), |m| format!("after {m} ms")),
+                w.back_after_ms
+                    .map_or("never".into(), |m| format!("after {m} ms")),
             )
         })
         .collect();
@@ -317,7 +317,13 @@ async fn watch(
     let mut e = Event::new(
         "drill",
         Severity::Info,
-        format!("drill {} of {}/{} finished: {}", r.id, r.zone, r.pool, summary.join("; ")),
+        format!(
+            "drill {} of {}/{} finished: {}",
+            r.id,
+            r.zone,
+            r.pool,
+            summary.join("; ")
+        ),
     );
     e.zone = Some(r.zone.clone());
     e.pool = Some(r.pool.clone());
@@ -351,7 +357,9 @@ pub async fn query(ns: SocketAddr, name: &Name, qtype: RecordType) -> std::io::R
         let n = tokio::time::timeout_at(deadline, sock.recv(&mut buf))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer"))??;
-        let Ok(reply) = Message::from_vec(&buf[..n]) else { continue };
+        let Ok(reply) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
         if reply.metadata.id != id {
             continue;
         }

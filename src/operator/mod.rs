@@ -102,7 +102,11 @@ impl Operator {
         let zones = self.zones.borrow().clone();
         let candidates: Vec<_> = match zone {
             Some(z) => {
-                let fq = if z.ends_with('.') { z.to_string() } else { format!("{z}.") };
+                let fq = if z.ends_with('.') {
+                    z.to_string()
+                } else {
+                    format!("{z}.")
+                };
                 let name = Name::from_ascii(&fq).map_err(|_| OpError::UnknownZone(z.into()))?;
                 let key = LowerName::new(&name);
                 let zone = zones
@@ -343,13 +347,21 @@ pools = ["east", "west"]
         let s = op.resolve(None, "east", None).unwrap();
         assert_eq!(s.zone.to_string(), "example.test.");
         assert!(op.resolve(Some("EXAMPLE.test"), "west", None).is_ok());
-        assert!(matches!(op.resolve(None, "north", None), Err(OpError::UnknownPool { .. })));
-        assert!(matches!(op.resolve(Some("other.test"), "east", None), Err(OpError::UnknownZone(_))));
+        assert!(matches!(
+            op.resolve(None, "north", None),
+            Err(OpError::UnknownPool { .. })
+        ));
+        assert!(matches!(
+            op.resolve(Some("other.test"), "east", None),
+            Err(OpError::UnknownZone(_))
+        ));
         assert!(matches!(
             op.resolve(None, "east", Some("198.51.100.10".parse().unwrap())),
             Err(OpError::NotInPool { .. })
         ));
-        assert!(op.resolve(None, "east", Some("192.0.2.11".parse().unwrap())).is_ok());
+        assert!(op
+            .resolve(None, "east", Some("192.0.2.11".parse().unwrap()))
+            .is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -360,25 +372,54 @@ pools = ["east", "west"]
         let scope = op.resolve(None, "east", None).unwrap();
         let zone = LowerName::new(&scope.zone);
         let start = Instant::now();
-        op.set(scope.clone(), Forced::Down, "maintenance".into(), Source::Operator, Duration::from_secs(90))
-            .unwrap();
+        op.set(
+            scope.clone(),
+            Forced::Down,
+            "maintenance".into(),
+            Source::Operator,
+            Duration::from_secs(90),
+        )
+        .unwrap();
         // A shorter one set later must not be starved by the longer deadline.
-        let addr = op.resolve(None, "west", Some("198.51.100.10".parse().unwrap())).unwrap();
-        op.set(addr, Forced::Up, "test".into(), Source::Operator, Duration::from_secs(30)).unwrap();
-        assert_eq!(overlay.borrow_and_update().pool(&zone, &"east".into()), Some(Forced::Down));
+        let addr = op
+            .resolve(None, "west", Some("198.51.100.10".parse().unwrap()))
+            .unwrap();
+        op.set(
+            addr,
+            Forced::Up,
+            "test".into(),
+            Source::Operator,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(
+            overlay.borrow_and_update().pool(&zone, &"east".into()),
+            Some(Forced::Down)
+        );
 
         overlay.changed().await.unwrap();
         assert_eq!(Instant::now() - start, Duration::from_secs(30));
         let o = overlay.borrow_and_update().clone();
         assert_eq!(o.pool(&zone, &"east".into()), Some(Forced::Down));
-        assert_eq!(o.address(&zone, &"west".into(), "198.51.100.10".parse().unwrap()), None);
+        assert_eq!(
+            o.address(&zone, &"west".into(), "198.51.100.10".parse().unwrap()),
+            None
+        );
 
         overlay.changed().await.unwrap();
         assert_eq!(Instant::now() - start, Duration::from_secs(90));
         assert!(overlay.borrow_and_update().is_empty());
         assert!(op.overrides().is_empty());
 
-        assert!(op.set(scope, Forced::Down, "x".into(), Source::Operator, Duration::ZERO).is_err());
+        assert!(op
+            .set(
+                scope,
+                Forced::Down,
+                "x".into(),
+                Source::Operator,
+                Duration::ZERO
+            )
+            .is_err());
         stop.cancel();
         task.await.unwrap();
     }

@@ -165,9 +165,23 @@ mod tests {
         let now = Instant::now();
         let mut o = Overrides::default();
         let s = Duration::from_secs;
-        let (a, r) = o.set(scope("east", None), Forced::Down, "m".into(), Source::Operator, s(60), now);
+        let (a, r) = o.set(
+            scope("east", None),
+            Forced::Down,
+            "m".into(),
+            Source::Operator,
+            s(60),
+            now,
+        );
         assert!(r.is_none());
-        let (b, r) = o.set(scope("east", Some("192.0.2.1")), Forced::Down, "m".into(), Source::Operator, s(10), now);
+        let (b, r) = o.set(
+            scope("east", Some("192.0.2.1")),
+            Forced::Down,
+            "m".into(),
+            Source::Operator,
+            s(10),
+            now,
+        );
         assert!(r.is_none());
         // Same pool, other spelling of the zone: replaces `a`.
         let mut again = scope("east", None);

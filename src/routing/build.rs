@@ -38,7 +38,12 @@ pub fn build_with(
 /// A pool forced down is down with no healthy address, exactly as if it had failed (the
 /// all-down fallback included). A pool forced up is up with every address not forced
 /// down itself: the operator vouches for it, whatever the checks say.
-fn pool_states(zone: &Zone, origin: &LowerName, health: &HealthSnapshot, overlay: &Overlay) -> PoolStates {
+fn pool_states(
+    zone: &Zone,
+    origin: &LowerName,
+    health: &HealthSnapshot,
+    overlay: &Overlay,
+) -> PoolStates {
     let mut out = PoolStates::new();
     for pool in zone.pools.values() {
         let forced_pool = overlay.pool(origin, &pool.name);
@@ -157,8 +162,7 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot, overlay: &Overlay) -> ZoneTa
         .collect();
     pools.sort_by(|a, b| a.0.cmp(&b.0));
     // Fresh blocks; the updater swaps in the registry's before publishing.
-    let counters: Vec<Arc<QueryCounters>> =
-        (0..=policies.len()).map(|_| Arc::default()).collect();
+    let counters: Vec<Arc<QueryCounters>> = (0..=policies.len()).map(|_| Arc::default()).collect();
 
     ZoneTable {
         origin: zone.origin.clone(),

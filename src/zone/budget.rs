@@ -54,7 +54,9 @@ impl Budget {
 }
 
 pub fn detection(c: &CheckSpec) -> Duration {
-    c.interval.mul_f64((1.0 + PROBE_JITTER) * f64::from(c.fall.max(1))) + c.timeout
+    c.interval
+        .mul_f64((1.0 + PROBE_JITTER) * f64::from(c.fall.max(1)))
+        + c.timeout
 }
 
 pub fn policy_budget(
@@ -177,8 +179,14 @@ pools = ["a", "b", "c"]
         let r = report(&crate::zone::ZoneSet {
             zones: vec![Arc::new(z)],
         });
-        assert!(r.contains("answer changes within 24s, resolvers see it within 54s"), "{r}");
-        assert!(r.contains("pool b: fall 2 x interval 10s x 1.1 jitter + timeout 2s, + ttl 30s"), "{r}");
+        assert!(
+            r.contains("answer changes within 24s, resolvers see it within 54s"),
+            "{r}"
+        );
+        assert!(
+            r.contains("pool b: fall 2 x interval 10s x 1.1 jitter + timeout 2s, + ttl 30s"),
+            "{r}"
+        );
     }
 
     #[test]
@@ -187,7 +195,12 @@ pools = ["a", "b", "c"]
         let e = zone("max_failover = \"50s\"").unwrap_err();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].at, Some((39, 16)), "{}", e[0]);
-        assert!(e[0].message.contains("worst-case failover 54s exceeds max_failover 50s"), "{}", e[0]);
+        assert!(
+            e[0].message
+                .contains("worst-case failover 54s exceeds max_failover 50s"),
+            "{}",
+            e[0]
+        );
         let e = zone("max_failover = \"soon\"").unwrap_err();
         assert!(e[0].message.contains("max_failover \"soon\""), "{}", e[0]);
     }
