@@ -4,8 +4,9 @@
 //!  zones/*.toml ──► config (parse, validate) ──► ZoneSet (typed, immutable)
 //!                                                   │
 //!  probe workers ──► health (fall/rise per target) ─┤──► HealthSnapshot (watch)
+//!  control API ──► operator (overrides, drills) ────┤──► Overlay (watch)
 //!                                                   ▼
-//!                         routing::build(ZoneSet, HealthSnapshot) ──► RoutingTable
+//!                 routing::build_with(ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
 //!                                                   │   ArcSwap::store (whole table)
 //!  UDP/TCP query ──► dns::respond ──► table.lookup() ──► policy.select(client) ──► answer
 //! ```
