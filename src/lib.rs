@@ -4,8 +4,9 @@
 //!  zones/*.toml ──► config (parse, validate) ──► ZoneSet (typed, immutable)
 //!                                                   │
 //!  probe workers ──► health (fall/rise per target) ─┤──► HealthSnapshot (watch)
+//!  control API ──► operator (overrides, drills) ────┤──► Overlay (watch)
 //!                                                   ▼
-//!                         routing::build(ZoneSet, HealthSnapshot) ──► RoutingTable
+//!                 routing::build_with(ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
 //!                                                   │   ArcSwap::store (whole table)
 //!  UDP/TCP query ──► dns::respond ──► table.lookup() ──► policy.select(client) ──► answer
 //! ```
@@ -13,13 +14,18 @@
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
 //! a file. One updater task owns the writes.
 
+pub mod alerts;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod dns;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
+pub mod metrics;
+pub mod operator;
 pub mod policy;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod updater;

@@ -34,6 +34,9 @@ enum Command {
         zones: PathBuf,
         #[arg(long, default_value = "127.0.0.1:5353")]
         listen: std::net::SocketAddr,
+        /// The control API (status, metrics, overrides, drills).
+        #[arg(long, default_value = switchyard::config::server::DEFAULT_CONTROL_LISTEN)]
+        control: std::net::SocketAddr,
     },
 }
 
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Check { path } => match config::load_zones(&path) {
             Ok(zones) => {
                 print!("{}", switchyard::zone::summary::summarize(&zones));
+                print!("{}", switchyard::zone::budget::report(&zones));
                 ExitCode::SUCCESS
             }
             Err(errors) => {
@@ -86,21 +90,34 @@ fn main() -> ExitCode {
             };
             run(async move {
                 let running = server::start(&cfg, zones).await?;
+                let stop = server::terminated();
                 announce(&running);
-                server::terminated().await;
+                stop.await;
+                tracing::info!(
+                    "shutting down: no new connections; finishing in-flight TCP answers"
+                );
                 running.stop().await;
+                tracing::info!("stopped");
                 Ok(())
             })
         }
-        Command::Demo { zones, listen } => {
+        Command::Demo {
+            zones,
+            listen,
+            control,
+        } => {
             init_logging("info");
-            run(demo::run(zones, listen))
+            run(demo::run(zones, listen, control))
         }
     }
 }
 
 /// Tests and scripts read this line to learn the bound port.
 fn announce(running: &server::Running) {
+    // Before the DNS lines: a reader that stops at the first `dns=` has seen this one.
+    if let Some(a) = running.control_addr {
+        println!("listening control={a}");
+    }
     for a in &running.dns_addrs {
         println!("listening dns={a}");
     }

@@ -1,9 +1,9 @@
-//! Wiring for `switchyard serve`: bind sockets, start health monitoring, the table
-//! updater and the DNS transports, and stop them all with one token.
+//! Wiring for `switchyard serve`: bind sockets, start health monitoring, the operator
+//! state, the table updater, reloads, alerts, the control API and the DNS transports,
+//! and stop them all with one token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -11,40 +11,60 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::alerts::Alerts;
 use crate::config::ServerConfig;
+use crate::control::{self, auth::Auth, AppState};
 use crate::dns::{self, SharedTable};
 use crate::health::HealthMonitor;
+use crate::metrics::Metrics;
+use crate::operator::Operator;
+use crate::reload::{ReloadHandle, Reloader};
 use crate::routing::RoutingTable;
-use crate::updater;
+use crate::updater::Updater;
 use crate::zone::ZoneSet;
-
-/// Idle TCP connections are closed after this long (RFC 7766 §6.2.3 suggests seconds).
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-const TCP_RESPONSE_BUFFER: usize = 32;
 
 /// A running server.
 pub struct Running {
     /// The addresses actually bound (port 0 resolved), UDP and TCP alike.
     pub dns_addrs: Vec<SocketAddr>,
+    /// The control API's bound address, when `[control]` is configured.
+    pub control_addr: Option<SocketAddr>,
     pub table: SharedTable,
-    pub zones_tx: watch::Sender<Arc<ZoneSet>>,
+    pub reload: ReloadHandle,
+    pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
-    tcp: hickory_server::Server<dns::tcp::TcpHandler>,
     tasks: tokio::task::JoinSet<()>,
-    _monitor: HealthMonitor,
 }
 
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
-    let (monitor, health_rx) = HealthMonitor::start(cfg.region.as_str().into(), zones.targets());
-    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::default()));
-    // The first table exists before any socket is open: no query ever sees an empty one.
-    updater::rebuild(&table, &zones, &health_rx.borrow());
-
+    let region: Arc<str> = cfg.region.as_str().into();
+    let (monitor, health_rx) = HealthMonitor::start(region.clone(), zones.targets());
+    let metrics = Arc::new(Metrics::new(monitor.metrics()));
     let mut tasks = tokio::task::JoinSet::new();
-    let mut tcp = hickory_server::Server::new(dns::tcp::TcpHandler {
-        table: table.clone(),
-    });
+    let alerts = match &cfg.alerts {
+        Some(a) => Alerts::start(
+            a,
+            region.clone(),
+            metrics.clone(),
+            &mut tasks,
+            shutdown.clone(),
+        ),
+        None => Alerts::default(),
+    };
+    let zones = Arc::new(zones);
+    let (zones_tx, zones_rx) = watch::channel(zones.clone());
+    let (operator, overlay_rx) = Operator::new(zones_rx.clone(), alerts.clone(), metrics.clone());
+    tasks.spawn(operator.clone().run_expiry(shutdown.clone()));
+
+    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::default()));
+    let (mut updater, built_rx) =
+        Updater::new(table.clone(), metrics.clone(), alerts, zones.clone());
+    // The first table exists before any socket is open: no query ever sees an empty one.
+    let first_health = health_rx.borrow().clone();
+    let first_overlay = overlay_rx.borrow().clone();
+    updater.rebuild(&zones, &first_health, &first_overlay);
+
     let mut dns_addrs = Vec::new();
     for addr in &cfg.listen {
         let sockets = dns::udp::bind(*addr, cfg.udp_sockets)
@@ -56,27 +76,67 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         for s in sockets {
             tasks.spawn(dns::udp::serve(s, table.clone(), shutdown.clone()));
         }
-        tcp.register_listener(listener, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        tasks.spawn(dns::tcp::serve(listener, table.clone(), shutdown.clone()));
         info!(%bound, "serving DNS on UDP and TCP");
         dns_addrs.push(bound);
     }
 
-    let (zones_tx, zones_rx) = watch::channel(Arc::new(zones));
-    tasks.spawn(updater::run(
-        table.clone(),
-        zones_rx,
-        health_rx,
-        shutdown.clone(),
-    ));
+    tasks.spawn(updater.run(zones_rx, health_rx, overlay_rx, shutdown.clone()));
+
+    let auth = match &cfg.control {
+        Some(c) => Some(Arc::new(Auth::new(c.token_file.clone(), c.open_reads)?)),
+        None => None,
+    };
+    let mut after: Vec<Box<dyn Fn() + Send + Sync>> = Vec::new();
+    if let Some(a) = &auth {
+        let a = a.clone();
+        after.push(Box::new(move || a.refresh()));
+    }
+    let (reload, reload_task) = Reloader {
+        zones_path: cfg.zones.clone(),
+        monitor,
+        zones_tx,
+        built: built_rx.clone(),
+        metrics: metrics.clone(),
+        after,
+    }
+    .start(shutdown.clone())?;
+    tasks.spawn(reload_task);
+
+    let mut control_addr = None;
+    if let (Some(c), Some(auth)) = (&cfg.control, auth) {
+        let listener = tokio::net::TcpListener::bind(c.listen)
+            .await
+            .with_context(|| format!("cannot bind the control API on {}", c.listen))?;
+        let bound = listener.local_addr()?;
+        let state = Arc::new(AppState {
+            table: table.clone(),
+            built: built_rx,
+            operator,
+            reload: reload.clone(),
+            metrics: metrics.clone(),
+            auth,
+            region,
+            dns_addrs: dns_addrs.clone(),
+            shutdown: shutdown.clone(),
+        });
+        tasks.spawn(control::serve(
+            listener,
+            control::router(state),
+            shutdown.clone(),
+        ));
+        info!(%bound, open_reads = c.open_reads, "control API listening");
+        control_addr = Some(bound);
+    }
 
     Ok(Running {
         dns_addrs,
+        control_addr,
         table,
-        zones_tx,
+        reload,
+        metrics,
         shutdown,
-        tcp,
         tasks,
-        _monitor: monitor,
     })
 }
 
@@ -84,28 +144,27 @@ impl Running {
     /// Stop accepting, let in-flight TCP answers finish, and stop every task.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        let _ = self.tcp.shutdown_gracefully().await;
+        // The TCP tasks end once their connections have drained.
         while self.tasks.join_next().await.is_some() {}
     }
 }
 
-/// Resolve on SIGTERM or Ctrl-C.
-pub async fn terminated() {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not
+/// when it is first polled: call it before announcing readiness, or a signal sent right
+/// after the announcement would meet the default action (exit at once).
+pub fn terminated() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = ctrl_c => {},
             }
-        };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
+            return;
         }
+        let _ = ctrl_c.await;
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -6,12 +6,14 @@
 //! here knows about DNS answers.
 
 pub mod check;
+pub mod metrics;
 pub mod monitor;
 pub mod persist;
 pub mod snapshot;
 pub mod state;
 
 pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
+pub use metrics::HealthMetrics;
 pub use monitor::{HealthMonitor, Observation};
 pub use snapshot::{HealthSnapshot, TargetStatus};
 pub use state::{Health, TargetState};

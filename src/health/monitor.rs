@@ -19,6 +19,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::check::{ProbeOutcome, ProbeReason, Prober};
+use super::metrics::HealthMetrics;
 use super::snapshot::{HealthSnapshot, TargetStatus};
 use super::state::{Health, TargetState};
 use crate::zone::{CheckSpec, Target};
@@ -38,8 +39,8 @@ pub struct Observation {
 const OBSERVATION_QUEUE: usize = 1024;
 
 /// Jitter applied to each interval, as a fraction: enough to spread probes that started
-/// together, small enough to keep the configured rate.
-const JITTER: f64 = 0.10;
+/// together, small enough to keep the configured rate. The failover budget counts it.
+const JITTER: f64 = crate::zone::PROBE_JITTER;
 
 const NOT_PROBED: &str = "not probed yet";
 
@@ -51,6 +52,7 @@ pub struct HealthMonitor {
     probers: HashMap<Target, ProberTask>,
     stop: CancellationToken,
     aggregator: JoinHandle<()>,
+    metrics: Arc<HealthMetrics>,
 }
 
 struct ProberTask {
@@ -68,8 +70,13 @@ impl HealthMonitor {
         targets: BTreeMap<Target, Arc<CheckSpec>>,
     ) -> (HealthMonitor, watch::Receiver<Arc<HealthSnapshot>>) {
         let stop = CancellationToken::new();
-        let (observations, targets_tx, snapshots, aggregator) =
-            spawn_aggregator(local_region.clone(), &targets, stop.clone());
+        let metrics = Arc::new(HealthMetrics::default());
+        let (observations, targets_tx, snapshots, aggregator) = spawn_aggregator(
+            local_region.clone(),
+            &targets,
+            stop.clone(),
+            metrics.clone(),
+        );
         let mut monitor = HealthMonitor {
             local_region,
             observations,
@@ -77,6 +84,7 @@ impl HealthMonitor {
             probers: HashMap::new(),
             stop,
             aggregator,
+            metrics,
         };
         for (target, spec) in targets {
             monitor.spawn_prober(target, spec);
@@ -111,6 +119,11 @@ impl HealthMonitor {
         self.observations.clone()
     }
 
+    /// Probe latencies, results and transitions, for `/metrics`.
+    pub fn metrics(&self) -> Arc<HealthMetrics> {
+        self.metrics.clone()
+    }
+
     pub fn local_region(&self) -> &Arc<str> {
         &self.local_region
     }
@@ -136,6 +149,7 @@ impl HealthMonitor {
         let task_spec = spec.clone();
         let task_stop = stop.clone();
         let task_target = target.clone();
+        let metrics = self.metrics.clone();
         let task = tokio::spawn(async move {
             let target = task_target;
             // Built once here rather than per tick: it holds the TLS config and root store.
@@ -146,17 +160,21 @@ impl HealthMonitor {
                     Err(ProbeReason::Setup(e.to_string()))
                 }
             };
+            let (check, kind) = (task_spec.id.clone(), task_spec.kind.name());
             let probe = move || {
                 let prober = prober.clone();
+                let (metrics, check) = (metrics.clone(), check.clone());
                 async move {
-                    match prober {
+                    let outcome = match prober {
                         Ok(p) => p.probe().await,
                         Err(reason) => ProbeOutcome {
                             ok: false,
                             reason,
                             latency: Duration::ZERO,
                         },
-                    }
+                    };
+                    metrics.record_probe(&check, kind, &outcome);
+                    outcome
                 }
             };
             probe_loop(target, region, task_spec.interval, probe, tx, task_stop).await;
@@ -238,8 +256,10 @@ fn spawn_aggregator(
     local_region: Arc<str>,
     targets: &BTreeMap<Target, Arc<CheckSpec>>,
     stop: CancellationToken,
+    metrics: Arc<HealthMetrics>,
 ) -> Spawned {
     let mut agg = Aggregator::new(local_region);
+    agg.metrics = metrics;
     agg.set_targets(targets.clone());
     let (snap_tx, snap_rx) = watch::channel(Arc::new(agg.snapshot()));
     let (obs_tx, mut obs_rx) = mpsc::channel(OBSERVATION_QUEUE);
@@ -268,6 +288,7 @@ struct Aggregator {
     local_region: Arc<str>,
     entries: HashMap<Target, Entry>,
     generation: u64,
+    metrics: Arc<HealthMetrics>,
 }
 
 struct Entry {
@@ -299,6 +320,7 @@ impl Aggregator {
             local_region,
             entries: HashMap::new(),
             generation: 0,
+            metrics: Arc::default(),
         }
     }
 
@@ -320,6 +342,8 @@ impl Aggregator {
         }
         if let Some((old, new)) = transition {
             log_transition(&obs, old, new);
+            self.metrics
+                .record_transition(&obs.target.check, &obs.region, new);
         }
         let published = Self::published(&self.local_region, entry);
         if published == entry.status.health {
@@ -607,6 +631,7 @@ mod tests {
             "here".into(),
             &BTreeMap::from([(t.clone(), spec)]),
             stop.clone(),
+            Arc::default(),
         );
         assert_eq!(rx.borrow_and_update().generation, 0);
         let within = Duration::from_secs(1);
