@@ -16,6 +16,7 @@
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod geo;
 pub mod health;
 pub mod policy;
 pub mod routing;

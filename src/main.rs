@@ -34,6 +34,9 @@ enum Command {
         zones: PathBuf,
         #[arg(long, default_value = "127.0.0.1:5353")]
         listen: std::net::SocketAddr,
+        /// MaxMind DB for the geo policies; the project's test database by default.
+        #[arg(long, default_value = "geoip/test.mmdb")]
+        geoip: PathBuf,
     },
 }
 
@@ -92,9 +95,13 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
-        Command::Demo { zones, listen } => {
+        Command::Demo {
+            zones,
+            listen,
+            geoip,
+        } => {
             init_logging("info");
-            run(demo::run(zones, listen))
+            run(demo::run(zones, listen, Some(geoip)))
         }
     }
 }

@@ -14,7 +14,7 @@ use tracing::info;
 use crate::config::ServerConfig;
 use crate::dns::{self, SharedTable};
 use crate::health::HealthMonitor;
-use crate::routing::RoutingTable;
+use crate::routing::{Env, RoutingTable};
 use crate::updater;
 use crate::zone::ZoneSet;
 
@@ -37,7 +37,9 @@ pub struct Running {
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let (monitor, health_rx) = HealthMonitor::start(cfg.region.as_str().into(), zones.targets());
-    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::default()));
+    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::empty(env(
+        cfg, &zones,
+    )?)));
     // The first table exists before any socket is open: no query ever sees an empty one.
     updater::rebuild(&table, &zones, &health_rx.borrow());
 
@@ -77,6 +79,41 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         tcp,
         tasks,
         _monitor: monitor,
+    })
+}
+
+/// The routing environment from the server file: the geo database (opened here, so a bad
+/// file stops the start), region locations, and the random seed.
+fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
+    crate::policy::rng::seed(cfg.rng_seed.unwrap_or_else(rand::random));
+    let geo = match &cfg.geoip {
+        Some(path) => {
+            let db = crate::geo::GeoDb::open(path)?;
+            info!(path = %path.display(), database_type = db.database_type(), "geo database loaded");
+            Some(Arc::new(db))
+        }
+        None => {
+            let geo_policies: Vec<String> = zones
+                .zones
+                .iter()
+                .flat_map(|z| z.policies.iter())
+                .filter(|p| crate::policy::needs_location(p))
+                .map(|p| p.name.to_string())
+                .collect();
+            if !geo_policies.is_empty() {
+                tracing::warn!(policies = ?geo_policies, "no geoip database configured: only zone geo_overrides locate clients; the others get the default/fallback answer");
+            }
+            None
+        }
+    };
+    Ok(Env {
+        geo,
+        regions: cfg
+            .regions
+            .iter()
+            .map(|(name, at)| (Arc::from(name.as_str()), *at))
+            .collect(),
+        local_region: cfg.region.as_str().into(),
     })
 }
 

@@ -19,7 +19,7 @@ use crate::zone::ZoneSet;
 pub fn rebuild(table: &SharedTable, zones: &ZoneSet, health: &HealthSnapshot) -> Arc<RoutingTable> {
     let old = table.load_full();
     let started = Instant::now();
-    let new = Arc::new(routing::build(zones, health, old.epoch + 1));
+    let new = Arc::new(routing::build_next(&old, zones, health));
     let build_us = started.elapsed().as_micros() as u64;
     log_changes(&old, &new);
     table.store(new.clone());

@@ -1,16 +1,21 @@
 //! The server file (`switchyard.toml`): where to listen and where the zones are.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::error::{ConfigError, Locator};
+use crate::geo::Coord;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerFile {
     server: RawServer,
+    /// Probe region locations, for latency routing: `us-east = { lat = .., lon = .. }`.
+    #[serde(default)]
+    regions: BTreeMap<String, toml::Spanned<super::zonefile::Location>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +29,12 @@ struct RawServer {
     log: String,
     #[serde(default)]
     udp_sockets: Option<usize>,
+    /// A MaxMind DB (GeoIP2/GeoLite2 City or Country) for client locations.
+    #[serde(default)]
+    geoip: Option<PathBuf>,
+    /// Seed for weighted and multivalue draws, for reproducible runs; random by default.
+    #[serde(default)]
+    rng_seed: Option<u64>,
 }
 
 fn default_region() -> String {
@@ -45,6 +56,12 @@ pub struct ServerConfig {
     pub log: String,
     /// UDP sockets (SO_REUSEPORT) per listen address; default: one per core.
     pub udp_sockets: usize,
+    /// The MaxMind DB, resolved against the file's directory.
+    pub geoip: Option<PathBuf>,
+    /// Probe region -> location, for latency routing.
+    pub regions: BTreeMap<String, Coord>,
+    /// Fixed seed for the per-query random draws.
+    pub rng_seed: Option<u64>,
 }
 
 impl ServerConfig {
@@ -60,6 +77,17 @@ impl ServerConfig {
             Some(span) => loc.error(span, e.message().to_string()),
             None => ConfigError::whole_file(path, e.message().to_string()),
         })?;
+        let mut regions = BTreeMap::new();
+        for (name, at) in &raw.regions {
+            let l = at.get_ref();
+            let c = Coord::new(l.lat, l.lon).ok_or_else(|| {
+                loc.error(
+                    at.span(),
+                    format!("region {name}: location out of range (lat -90..=90, lon -180..=180)"),
+                )
+            })?;
+            regions.insert(name.clone(), c);
+        }
         let raw = raw.server;
         if raw.listen.is_empty() {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
@@ -72,6 +100,9 @@ impl ServerConfig {
             region: raw.region,
             log: raw.log,
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
+            geoip: raw.geoip.map(|g| base.join(g)),
+            regions,
+            rng_seed: raw.rng_seed,
         })
     }
 }
@@ -89,6 +120,30 @@ mod tests {
         .unwrap();
         assert_eq!(c.zones, PathBuf::from("/etc/sy/zones"));
         assert_eq!(c.region, "local");
+    }
+
+    #[test]
+    fn geoip_regions_and_seed_are_read() {
+        let c = ServerConfig::parse(
+            Path::new("/etc/sy/switchyard.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"zones\"\ngeoip = \"geoip/test.mmdb\"\nrng_seed = 7\n\n[regions]\nus-east = { lat = 39.0, lon = -77.5 }\n",
+        )
+        .unwrap();
+        assert_eq!(c.geoip, Some(PathBuf::from("/etc/sy/geoip/test.mmdb")));
+        assert_eq!(c.rng_seed, Some(7));
+        assert_eq!(
+            c.regions["us-east"],
+            Coord {
+                lat: 39.0,
+                lon: -77.5
+            }
+        );
+        let e = ServerConfig::parse(
+            Path::new("s.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"z\"\n\n[regions]\nx = { lat = 95.0, lon = 0.0 }\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.at.map(|a| a.0), Some(6), "{e}");
     }
 
     #[test]

@@ -19,7 +19,11 @@ use backend::{control_router, Backend};
 /// Each demo backend's control API listens on its own address at this port.
 pub const CONTROL_PORT: u16 = 9000;
 
-pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+pub async fn run(
+    zones_dir: PathBuf,
+    listen: SocketAddr,
+    geoip: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let zones = config::load_zones(&zones_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Every (loopback address, port) an http check probes gets a backend.
@@ -70,6 +74,9 @@ pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         region: "local".into(),
         log: "info".into(),
         udp_sockets: 1,
+        geoip,
+        regions: Default::default(),
+        rng_seed: None,
     };
     let running = server::start(&cfg, zones).await?;
     let dns = running.dns_addrs[0];

@@ -2,9 +2,11 @@
 //! already computed for one health state. Built off the query path, swapped whole.
 
 mod build;
+mod env;
 mod lookup;
 
-pub use build::build;
+pub use build::{build, build_next};
+pub use env::Env;
 pub use lookup::{Lookup, Rec};
 
 use std::collections::HashMap;
@@ -20,6 +22,20 @@ pub struct RoutingTable {
     /// Increases by one with every rebuild; logged and shown in status.
     pub epoch: u64,
     pub zones: Vec<ZoneTable>,
+    /// What the table was built with besides zones and health (geo database, probe
+    /// region locations); every rebuild from this table inherits it.
+    pub env: Arc<Env>,
+}
+
+impl RoutingTable {
+    /// A table with no zones yet, whose successors are built with `env`.
+    pub fn empty(env: Env) -> Self {
+        RoutingTable {
+            epoch: 0,
+            zones: Vec::new(),
+            env: Arc::new(env),
+        }
+    }
 }
 
 /// One zone's names.
