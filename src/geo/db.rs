@@ -146,3 +146,109 @@ impl GeoDb {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn test_db() -> GeoDb {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test.mmdb");
+        GeoDb::open(&path).expect("geoip/test.mmdb (cargo run --example make_test_mmdb)")
+    }
+
+    #[test]
+    fn the_shipped_database_locates_documentation_networks() {
+        let db = test_db();
+        assert_eq!(db.database_type(), "Switchyard-Test-City");
+        let (paris, prefix) = db.lookup(ip("198.51.100.7"));
+        assert_eq!(paris.country.unwrap().as_str(), "FR");
+        assert_eq!(paris.continent, Some(Continent::Eu));
+        let at = paris.coord.unwrap();
+        assert!((at.lat - 48.8566).abs() < 1e-9 && (at.lon - 2.3522).abs() < 1e-9);
+        assert_eq!(prefix, 25);
+        assert_eq!(db.lookup(ip("198.51.100.130")).1, 26);
+        let (tokyo, prefix) = db.lookup(ip("2001:db8:3::1"));
+        assert_eq!(tokyo.country.unwrap().as_str(), "JP");
+        assert_eq!(prefix, 48);
+        // Country only: no coordinates.
+        let (sg, _) = db.lookup(ip("203.0.113.230"));
+        assert_eq!(sg.country.unwrap().as_str(), "SG");
+        assert!(sg.coord.is_none());
+        // Not in the database: nothing known, for the whole empty block around it.
+        let (none, prefix) = db.lookup(ip("127.0.0.1"));
+        assert_eq!(none, Location::default());
+        assert!(prefix < 32, "{prefix}");
+        // IPv4-mapped IPv6 reaches the IPv4 data (the writer installs the alias).
+        assert_eq!(db.lookup(ip("::ffff:198.51.100.7")).0.country, paris.country);
+    }
+
+    #[derive(serde::Serialize)]
+    struct CountryRecord {
+        continent: Code,
+        country: Iso,
+        registered_country: Iso,
+        traits: BTreeMap<&'static str, bool>,
+    }
+    #[derive(serde::Serialize)]
+    struct Code {
+        code: &'static str,
+        names: BTreeMap<&'static str, &'static str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Iso {
+        iso_code: &'static str,
+        is_in_european_union: bool,
+    }
+
+    #[test]
+    fn country_format_databases_give_country_and_continent_without_coordinates() {
+        let mut w = mmdb_writer::Writer::new("GeoLite2-Country");
+        let rec = CountryRecord {
+            continent: Code {
+                code: "EU",
+                names: BTreeMap::from([("en", "Europe"), ("de", "Europa")]),
+            },
+            country: Iso {
+                iso_code: "DE",
+                is_in_european_union: true,
+            },
+            registered_country: Iso {
+                iso_code: "DE",
+                is_in_european_union: true,
+            },
+            traits: BTreeMap::from([("is_anycast", false)]),
+        };
+        w.insert("192.0.2.0/24".parse::<mmdb_writer::ipnet::IpNet>().unwrap(), &rec)
+            .unwrap();
+        let db = GeoDb::from_bytes(w.to_bytes().unwrap(), Path::new("country.mmdb")).unwrap();
+        let (l, prefix) = db.lookup(ip("192.0.2.9"));
+        assert_eq!(l.country.unwrap().as_str(), "DE");
+        assert_eq!(l.continent, Some(Continent::Eu));
+        assert_eq!(l.coord, None);
+        assert_eq!(prefix, 24);
+    }
+
+    #[test]
+    fn ipv4_only_databases_know_nothing_of_ipv6_and_garbage_is_refused() {
+        let mut w = mmdb_writer::Writer::builder("v4")
+            .ip_version(mmdb_writer::IpVersion::V4)
+            .build();
+        w.insert(
+            "192.0.2.0/24".parse::<mmdb_writer::ipnet::IpNet>().unwrap(),
+            &BTreeMap::from([("country", BTreeMap::from([("iso_code", "FR")]))]),
+        )
+        .unwrap();
+        let db = GeoDb::from_bytes(w.to_bytes().unwrap(), Path::new("v4.mmdb")).unwrap();
+        assert_eq!(db.lookup(ip("192.0.2.1")).0.country.unwrap().as_str(), "FR");
+        // The continent comes from the country when the record has none.
+        assert_eq!(db.lookup(ip("192.0.2.1")).0.continent, Some(Continent::Eu));
+        assert_eq!(db.lookup(ip("2001:db8::1")), (Location::default(), 0));
+        let err = GeoDb::from_bytes(b"not a database".to_vec(), Path::new("x.mmdb")).unwrap_err();
+        assert!(err.to_string().contains("x.mmdb is not a MaxMind DB"), "{err}");
+    }
+}

@@ -64,12 +64,14 @@ impl<'q> Query<'q> {
         super::rng::mix((b >> 64) as u64 ^ super::rng::mix(b as u64 ^ tag))
     }
 
-    /// The ECS scope to echo: never longer than what the client gave (RFC 7871 §7.2.1
-    /// leaves longer scopes to the resolver's discretion; we don't claim more than we
-    /// were told), and 0 when no usable subnet was sent.
+    /// The ECS scope to echo: the longest prefix a decision depended on, and 0 when no
+    /// usable subnet was sent. It may be longer than the source prefix: the database
+    /// splits the client's network there, and RFC 7871 §7.2.1 has a longer scope say
+    /// exactly that ("not specific enough"), where capping it would claim the whole
+    /// source network shares this answer.
     pub(crate) fn scope(&self) -> u8 {
         if self.ecs {
-            self.scope.min(self.given)
+            self.scope
         } else {
             0
         }
