@@ -46,6 +46,14 @@ pub fn summarize(zones: &ZoneSet) -> String {
                 p.min_healthy
             );
         }
+        for o in &z.geo_overrides {
+            let l = &o.location;
+            let mut what = Vec::new();
+            what.extend(l.country.map(|c| c.to_string()));
+            what.extend(l.continent.map(|c| c.to_string()));
+            what.extend(l.coord.map(|c| format!("({:.2},{:.2})", c.lat, c.lon)));
+            let _ = writeln!(s, "  geo override {}: {}", o.network, what.join(" "));
+        }
         for p in &z.policies {
             let what = describe(&p.kind);
             let _ = writeln!(
