@@ -82,9 +82,9 @@ pub async fn run(
     let dns = running.dns_addrs[0];
     println!("Switchyard demo: DNS on {dns} (UDP and TCP)\n{banner}");
     println!(
-        "  try:  dig @{} -p {} api.example.com +short\n  Ctrl-C to stop.",
-        fmt_ip(dns.ip()),
-        dns.port()
+        "  try:  dig @{ip} -p {port} api.example.com +short\n        dig @{ip} -p {port} geo.example.com +subnet=198.51.100.0/24   (a client in France)\n  Ctrl-C to stop.",
+        ip = fmt_ip(dns.ip()),
+        port = dns.port()
     );
     info!(backends = handles.len(), "demo running");
     server::terminated().await;
