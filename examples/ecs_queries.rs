@@ -39,16 +39,37 @@ fn subnet(i: usize, rng: &mut Lcg) -> (IpAddr, u8) {
             let prefix = 24 + (r >> 8) as u8 % 5;
             (IpAddr::from([n[0], n[1], n[2], (r >> 16) as u8]), prefix)
         }
-        1 => (IpAddr::V4(Ipv4Addr::from(r & 0xdfff_ff00 | 0x0100_0000)), 24),
+        1 => (
+            IpAddr::V4(Ipv4Addr::from(r & 0xdfff_ff00 | 0x0100_0000)),
+            24,
+        ),
         2 => {
             let seg = 1 + (r % 6) as u16;
             (
-                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, seg, (r >> 8) as u16 & 0xff00, 0, 0, 0, 0)),
+                IpAddr::V6(Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    seg,
+                    (r >> 8) as u16 & 0xff00,
+                    0,
+                    0,
+                    0,
+                    0,
+                )),
                 56,
             )
         }
         _ => (
-            IpAddr::V6(Ipv6Addr::new(0x2a00 | (r >> 24) as u16, r as u16, (r >> 8) as u16 & 0xff00, 0, 0, 0, 0, 0)),
+            IpAddr::V6(Ipv6Addr::new(
+                0x2a00 | (r >> 24) as u16,
+                r as u16,
+                (r >> 8) as u16 & 0xff00,
+                0,
+                0,
+                0,
+                0,
+                0,
+            )),
             56,
         ),
     }

@@ -22,22 +22,92 @@ type Entry = (
 
 /// The networks and where they are. Keep README.md (geoip section) in step.
 const NETWORKS: &[Entry] = &[
-    ("192.0.2.0/26", "US", "NA", Some(("New York", 40.7128, -74.006))),
-    ("192.0.2.64/26", "CA", "NA", Some(("Toronto", 43.6532, -79.3832))),
-    ("192.0.2.128/25", "BR", "SA", Some(("Sao Paulo", -23.5505, -46.6333))),
-    ("198.51.100.0/25", "FR", "EU", Some(("Paris", 48.8566, 2.3522))),
-    ("198.51.100.128/26", "DE", "EU", Some(("Frankfurt", 50.1109, 8.6821))),
-    ("198.51.100.192/26", "GB", "EU", Some(("London", 51.5074, -0.1278))),
-    ("203.0.113.0/25", "JP", "AS", Some(("Tokyo", 35.6762, 139.6503))),
-    ("203.0.113.128/26", "AU", "OC", Some(("Sydney", -33.8688, 151.2093))),
-    ("203.0.113.192/27", "ZA", "AF", Some(("Johannesburg", -26.2041, 28.0473))),
+    (
+        "192.0.2.0/26",
+        "US",
+        "NA",
+        Some(("New York", 40.7128, -74.006)),
+    ),
+    (
+        "192.0.2.64/26",
+        "CA",
+        "NA",
+        Some(("Toronto", 43.6532, -79.3832)),
+    ),
+    (
+        "192.0.2.128/25",
+        "BR",
+        "SA",
+        Some(("Sao Paulo", -23.5505, -46.6333)),
+    ),
+    (
+        "198.51.100.0/25",
+        "FR",
+        "EU",
+        Some(("Paris", 48.8566, 2.3522)),
+    ),
+    (
+        "198.51.100.128/26",
+        "DE",
+        "EU",
+        Some(("Frankfurt", 50.1109, 8.6821)),
+    ),
+    (
+        "198.51.100.192/26",
+        "GB",
+        "EU",
+        Some(("London", 51.5074, -0.1278)),
+    ),
+    (
+        "203.0.113.0/25",
+        "JP",
+        "AS",
+        Some(("Tokyo", 35.6762, 139.6503)),
+    ),
+    (
+        "203.0.113.128/26",
+        "AU",
+        "OC",
+        Some(("Sydney", -33.8688, 151.2093)),
+    ),
+    (
+        "203.0.113.192/27",
+        "ZA",
+        "AF",
+        Some(("Johannesburg", -26.2041, 28.0473)),
+    ),
     // Country only, as GeoLite2 has for many blocks: no coordinates.
     ("203.0.113.224/27", "SG", "AS", None),
-    ("2001:db8:1::/48", "US", "NA", Some(("New York", 40.7128, -74.006))),
-    ("2001:db8:2::/48", "FR", "EU", Some(("Paris", 48.8566, 2.3522))),
-    ("2001:db8:3::/48", "JP", "AS", Some(("Tokyo", 35.6762, 139.6503))),
-    ("2001:db8:4::/48", "AU", "OC", Some(("Sydney", -33.8688, 151.2093))),
-    ("2001:db8:5::/48", "DE", "EU", Some(("Frankfurt", 50.1109, 8.6821))),
+    (
+        "2001:db8:1::/48",
+        "US",
+        "NA",
+        Some(("New York", 40.7128, -74.006)),
+    ),
+    (
+        "2001:db8:2::/48",
+        "FR",
+        "EU",
+        Some(("Paris", 48.8566, 2.3522)),
+    ),
+    (
+        "2001:db8:3::/48",
+        "JP",
+        "AS",
+        Some(("Tokyo", 35.6762, 139.6503)),
+    ),
+    (
+        "2001:db8:4::/48",
+        "AU",
+        "OC",
+        Some(("Sydney", -33.8688, 151.2093)),
+    ),
+    (
+        "2001:db8:5::/48",
+        "DE",
+        "EU",
+        Some(("Frankfurt", 50.1109, 8.6821)),
+    ),
     ("2001:db8:6::/48", "SG", "AS", None),
 ];
 
@@ -83,7 +153,8 @@ struct Location {
 
 /// Stable made-up ids: the real GeoNames ids don't matter to anyone reading this file.
 fn id(s: &str) -> u32 {
-    s.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+    s.bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

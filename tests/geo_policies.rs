@@ -119,7 +119,12 @@ fn server() -> Server {
 }
 
 /// The A (or AAAA) answer and the echoed (source, scope) of one query.
-fn ask(s: &Server, name: &str, qtype: &str, subnet: Option<&str>) -> (Vec<String>, Option<(String, u8)>) {
+fn ask(
+    s: &Server,
+    name: &str,
+    qtype: &str,
+    subnet: Option<&str>,
+) -> (Vec<String>, Option<(String, u8)>) {
     let args = match subnet {
         Some(net) => format!("{name}.geo.test {qtype} +subnet={net}"),
         None => format!("{name}.geo.test {qtype}"),
@@ -242,7 +247,11 @@ fn multivalue_shuffles_up_to_n_addresses_and_is_client_independent() {
             .map(|r| r[4].clone())
             .collect();
         assert_eq!(order.len(), 2, "{}", d.raw);
-        assert_eq!(ecs(&d).map(|e| e.1), Some(0), "a shuffle does not depend on the client");
+        assert_eq!(
+            ecs(&d).map(|e| e.1),
+            Some(0),
+            "a shuffle does not depend on the client"
+        );
         seen.extend(order.iter().cloned());
         orders.insert(order);
     }

@@ -73,10 +73,18 @@ fn logged_rtt(s: &Server, pool: &str) -> Option<f64> {
 fn lowest_rtt_wins_and_only_a_change_beyond_the_hysteresis_moves_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (a, b) = rt.block_on(async {
-        let a = Backend::start(SocketAddr::new(A.parse::<IpAddr>().unwrap(), 0)).await.unwrap();
-        let b = Backend::start(SocketAddr::new(B.parse::<IpAddr>().unwrap(), 0)).await.unwrap();
-        a.set_mode(Mode::Slow(Duration::from_millis(10))).await.unwrap();
-        b.set_mode(Mode::Slow(Duration::from_millis(60))).await.unwrap();
+        let a = Backend::start(SocketAddr::new(A.parse::<IpAddr>().unwrap(), 0))
+            .await
+            .unwrap();
+        let b = Backend::start(SocketAddr::new(B.parse::<IpAddr>().unwrap(), 0))
+            .await
+            .unwrap();
+        a.set_mode(Mode::Slow(Duration::from_millis(10)))
+            .await
+            .unwrap();
+        b.set_mode(Mode::Slow(Duration::from_millis(60)))
+            .await
+            .unwrap();
         (a, b)
     });
     let l = Layout::new();
@@ -96,13 +104,22 @@ fn lowest_rtt_wins_and_only_a_change_beyond_the_hysteresis_moves_it() {
     // a slows to 75 ms: b (60 ms) is now better, but by less than the 40 ms margin.
     rt.block_on(a.set_mode(Mode::Slow(Duration::from_millis(75))))
         .unwrap();
-    let (rtt, _) = wait_for(Duration::from_secs(15), "a's RTT to be measured near 75 ms", || {
-        logged_rtt(&s, "a").filter(|ms| *ms >= 68.0)
-    });
+    let (rtt, _) = wait_for(
+        Duration::from_secs(15),
+        "a's RTT to be measured near 75 ms",
+        || logged_rtt(&s, "a").filter(|ms| *ms >= 68.0),
+    );
     let b_rtt = logged_rtt(&s, "b").unwrap_or(f64::NAN);
     println!("a measured at {rtt:.1} ms, b at {b_rtt:.1} ms: within the {HYSTERESIS_MS} ms margin");
-    assert!(rtt > b_rtt, "b should now be the faster one: a {rtt}, b {b_rtt}");
-    assert_eq!(answer(&s).as_deref(), Some(A), "moved within the hysteresis margin");
+    assert!(
+        rtt > b_rtt,
+        "b should now be the faster one: a {rtt}, b {b_rtt}"
+    );
+    assert_eq!(
+        answer(&s).as_deref(),
+        Some(A),
+        "moved within the hysteresis margin"
+    );
 
     // a slows to 160 ms: b is better by ~100 ms, beyond the margin. The answer moves.
     rt.block_on(a.set_mode(Mode::Slow(Duration::from_millis(160))))

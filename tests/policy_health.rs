@@ -94,7 +94,8 @@ default = "p3"
 }
 
 fn answers(s: &Server, name: &str) -> Vec<String> {
-    s.dig(&format!("{name}.h.test A +subnet={FRANCE}")).rdata("A")
+    s.dig(&format!("{name}.h.test A +subnet={FRANCE}"))
+        .rdata("A")
 }
 
 /// Every name's answer set, several queries each so random policies show all they serve.
@@ -152,7 +153,8 @@ fn every_policy_leaves_a_pool_that_goes_down_and_returns_to_it() {
         (all(&s) == healthy).then_some(())
     });
 
-    rt.block_on(backends[0].set_mode(Mode::Status(503))).unwrap();
+    rt.block_on(backends[0].set_mode(Mode::Status(503)))
+        .unwrap();
     let without_p1 = vec![
         // France's rule is down: the EU continent rule.
         ("geo", v(&[P2])),

@@ -176,7 +176,11 @@ country = "DE"
     let file = l.zone("v.test.toml", &format!("{BASE}{body}"));
     let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for want in [
         "failover east > west",
         "geolocation FR->west, NA->east, default->policy chain",

@@ -75,11 +75,20 @@ sticky = true
     )
 }
 
-fn start() -> (tokio::runtime::Runtime, BackendHandle, BackendHandle, Server) {
+fn start() -> (
+    tokio::runtime::Runtime,
+    BackendHandle,
+    BackendHandle,
+    Server,
+) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (a, b) = rt.block_on(async {
-        let a = Backend::start(SocketAddr::new(A.parse::<IpAddr>().unwrap(), 0)).await.unwrap();
-        let b = Backend::start(SocketAddr::new(B.parse::<IpAddr>().unwrap(), 0)).await.unwrap();
+        let a = Backend::start(SocketAddr::new(A.parse::<IpAddr>().unwrap(), 0))
+            .await
+            .unwrap();
+        let b = Backend::start(SocketAddr::new(B.parse::<IpAddr>().unwrap(), 0))
+            .await
+            .unwrap();
         (a, b)
     });
     let l = Layout::new();
@@ -109,7 +118,11 @@ fn batch(s: &Server, lines: &[String]) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect();
-    assert_eq!(answers.len(), lines.len(), "one answer per query: {answers:?}");
+    assert_eq!(
+        answers.len(),
+        lines.len(),
+        "one answer per query: {answers:?}"
+    );
     answers
 }
 
@@ -141,7 +154,11 @@ fn shares_match_the_weights_and_weight_zero_waits_for_the_others_to_fail() {
     assert_eq!(counts.values().sum::<usize>(), N, "{counts:?}");
     assert!((share(A) - 0.7).abs() < BOUND, "{counts:?}");
     assert!((share(B) - 0.3).abs() < BOUND, "{counts:?}");
-    assert_eq!(share(C), 0.0, "weight 0 served while weighted pools were up");
+    assert_eq!(
+        share(C),
+        0.0,
+        "weight 0 served while weighted pools were up"
+    );
 
     // One weighted pool down: all traffic to the other, still none to the spare.
     rt.block_on(a.set_mode(Mode::Status(503))).unwrap();
@@ -197,14 +214,19 @@ fn sticky_mode_keeps_each_subnet_on_one_pool_and_moves_only_the_lost_pools_subne
 
     // Pool a goes down: its subnets move to b, b's stay where they were.
     rt.block_on(a.set_mode(Mode::Status(503))).unwrap();
-    wait_for(Duration::from_secs(10), "a out of the sticky answers", || {
-        batch(&s, &lines[..40])
-            .iter()
-            .all(|x| x == B)
-            .then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "a out of the sticky answers",
+        || batch(&s, &lines[..40]).iter().all(|x| x == B).then_some(()),
+    );
     rt.block_on(a.set_mode(Mode::Healthy)).unwrap();
     wait_for(Duration::from_secs(10), "a back", || {
-        (batch(&s, &lines).iter().step_by(2).cloned().collect::<Vec<_>>() == first).then_some(())
+        (batch(&s, &lines)
+            .iter()
+            .step_by(2)
+            .cloned()
+            .collect::<Vec<_>>()
+            == first)
+            .then_some(())
     });
 }

@@ -184,7 +184,10 @@ mod tests {
         assert_eq!(none, Location::default());
         assert!(prefix < 32, "{prefix}");
         // IPv4-mapped IPv6 reaches the IPv4 data (the writer installs the alias).
-        assert_eq!(db.lookup(ip("::ffff:198.51.100.7")).0.country, paris.country);
+        assert_eq!(
+            db.lookup(ip("::ffff:198.51.100.7")).0.country,
+            paris.country
+        );
     }
 
     #[derive(serde::Serialize)]
@@ -223,8 +226,11 @@ mod tests {
             },
             traits: BTreeMap::from([("is_anycast", false)]),
         };
-        w.insert("192.0.2.0/24".parse::<mmdb_writer::ipnet::IpNet>().unwrap(), &rec)
-            .unwrap();
+        w.insert(
+            "192.0.2.0/24".parse::<mmdb_writer::ipnet::IpNet>().unwrap(),
+            &rec,
+        )
+        .unwrap();
         let db = GeoDb::from_bytes(w.to_bytes().unwrap(), Path::new("country.mmdb")).unwrap();
         let (l, prefix) = db.lookup(ip("192.0.2.9"));
         assert_eq!(l.country.unwrap().as_str(), "DE");
@@ -249,6 +255,9 @@ mod tests {
         assert_eq!(db.lookup(ip("192.0.2.1")).0.continent, Some(Continent::Eu));
         assert_eq!(db.lookup(ip("2001:db8::1")), (Location::default(), 0));
         let err = GeoDb::from_bytes(b"not a database".to_vec(), Path::new("x.mmdb")).unwrap_err();
-        assert!(err.to_string().contains("x.mmdb is not a MaxMind DB"), "{err}");
+        assert!(
+            err.to_string().contains("x.mmdb is not a MaxMind DB"),
+            "{err}"
+        );
     }
 }
