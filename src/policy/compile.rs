@@ -206,3 +206,130 @@ pub(crate) fn reachable_pools(p: &Policy, all: &[Policy]) -> Vec<Arc<str>> {
     walk(p, all, &mut Vec::new(), &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use hickory_proto::rr::Name;
+
+    use crate::geo::{Country, Location, Locator, Override};
+    use crate::policy::{Choice, Client, Compiled, Inputs, PoolState, PoolStates};
+    use crate::zone::{AllDown, Member, Policy, PolicyKind};
+
+    fn pools(up: &[(&str, bool)]) -> PoolStates {
+        up.iter()
+            .enumerate()
+            .map(|(i, (name, up))| {
+                let addr = IpAddr::from([10, 0, 0, i as u8 + 1]);
+                (
+                    Arc::<str>::from(*name),
+                    PoolState {
+                        up: *up,
+                        healthy: if *up { vec![addr] } else { vec![] },
+                        configured: vec![addr],
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn policy(label: &str, kind: PolicyKind) -> Policy {
+        Policy {
+            label: label.into(),
+            name: Name::from_ascii(format!("{label}.example.test.")).unwrap(),
+            ttl: 30,
+            kind,
+            when_all_down: AllDown::ServeAll,
+        }
+    }
+
+    fn pool(p: &str) -> Member {
+        Member::Pool(p.into())
+    }
+
+    fn at(country: &str, net: &str) -> Override {
+        let c = Country::known(country).unwrap();
+        Override {
+            network: net.parse().unwrap(),
+            location: Location {
+                country: Some(c),
+                continent: c.continent(),
+                coord: None,
+            },
+        }
+    }
+
+    /// outer = failover [geo, p3]; geo = geolocation FR->p1, DE->p2, default p1.
+    fn compile(states: &PoolStates) -> Compiled {
+        let all = vec![
+            policy(
+                "outer",
+                PolicyKind::Failover {
+                    members: vec![Member::Policy("geo".into()), pool("p3")],
+                },
+            ),
+            policy(
+                "geo",
+                PolicyKind::Geolocation {
+                    countries: vec![
+                        (Country::known("FR").unwrap(), pool("p1")),
+                        (Country::known("DE").unwrap(), pool("p2")),
+                    ],
+                    continents: vec![],
+                    default: pool("p1"),
+                },
+            ),
+        ];
+        let locator = Locator::new(
+            None,
+            &[at("FR", "192.0.2.0/25"), at("DE", "192.0.2.128/25")],
+        );
+        let latency = HashMap::new();
+        let inputs = Inputs {
+            pools: states,
+            policies: &all,
+            locator: Some(Arc::new(locator)),
+            latency: &latency,
+            local_region: "",
+        };
+        Compiled::compile(&all[0], &inputs)
+    }
+
+    fn ask(c: &Compiled, subnet: &str) -> (Choice, u8) {
+        let client = Client {
+            addr: "127.0.0.1".parse().unwrap(),
+            subnet: Some((subnet.parse().unwrap(), 24)),
+        };
+        let (a, scope) = c.select(&client);
+        (a.choice.clone(), scope)
+    }
+
+    #[test]
+    fn a_member_policy_with_nothing_up_for_this_client_passes_the_query_on() {
+        let c = compile(&pools(&[("p1", false), ("p2", true), ("p3", true)]));
+        assert!(c.is_dynamic());
+        // France's rule and the default are down: the outer failover's next member. The
+        // answer still depended on the location (/25).
+        assert_eq!(ask(&c, "192.0.2.0"), (Choice::Pool("p3".into()), 25));
+        // Germany's rule is up.
+        assert_eq!(ask(&c, "192.0.2.128"), (Choice::Pool("p2".into()), 25));
+        // Answers carry the outer policy's name.
+        assert_eq!(c.summary().a[0].name.to_ascii(), "outer.example.test.");
+    }
+
+    #[test]
+    fn a_decision_that_changes_nothing_is_folded_away_with_scope_zero() {
+        // Only p3 up: every client gets it, whatever the location says.
+        let c = compile(&pools(&[("p1", false), ("p2", false), ("p3", true)]));
+        assert!(!c.is_dynamic());
+        assert_eq!(ask(&c, "192.0.2.0"), (Choice::Pool("p3".into()), 0));
+        // Nothing up: the all-down answer, every configured address once.
+        let c = compile(&pools(&[("p1", false), ("p2", false), ("p3", false)]));
+        let (choice, scope) = ask(&c, "192.0.2.0");
+        assert_eq!((choice, scope), (Choice::AllDown(AllDown::ServeAll), 0));
+        assert_eq!(c.summary().addresses.len(), 3);
+    }
+}
