@@ -21,6 +21,7 @@ pub mod demo;
 pub mod dns;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod geo;
 pub mod health;
 pub mod metrics;
 pub mod operator;

@@ -37,6 +37,9 @@ enum Command {
         /// The control API (status, metrics, overrides, drills).
         #[arg(long, default_value = switchyard::config::server::DEFAULT_CONTROL_LISTEN)]
         control: std::net::SocketAddr,
+        /// MaxMind DB for the geo policies; the project's test database by default.
+        #[arg(long, default_value = "geoip/test.mmdb")]
+        geoip: PathBuf,
     },
 }
 
@@ -105,9 +108,10 @@ fn main() -> ExitCode {
             zones,
             listen,
             control,
+            geoip,
         } => {
             init_logging("info");
-            run(demo::run(zones, listen, control))
+            run(demo::run(zones, listen, control, Some(geoip)))
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::operator::Operator;
 use crate::reload::{ReloadHandle, Reloader};
-use crate::routing::RoutingTable;
+use crate::routing::{Env, RoutingTable};
 use crate::updater::Updater;
 use crate::zone::ZoneSet;
 
@@ -57,7 +57,9 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let (operator, overlay_rx) = Operator::new(zones_rx.clone(), alerts.clone(), metrics.clone());
     tasks.spawn(operator.clone().run_expiry(shutdown.clone()));
 
-    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::default()));
+    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::empty(env(
+        cfg, &zones,
+    )?)));
     let (mut updater, built_rx) =
         Updater::new(table.clone(), metrics.clone(), alerts, zones.clone());
     // The first table exists before any socket is open: no query ever sees an empty one.
@@ -67,12 +69,8 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
 
     let mut dns_addrs = Vec::new();
     for addr in &cfg.listen {
-        let sockets = dns::udp::bind(*addr, cfg.udp_sockets)
-            .with_context(|| format!("cannot bind UDP {addr}"))?;
+        let (sockets, listener) = bind_dns(*addr, cfg.udp_sockets).await?;
         let bound = sockets[0].local_addr()?;
-        let listener = tokio::net::TcpListener::bind(bound)
-            .await
-            .with_context(|| format!("cannot bind TCP {bound}"))?;
         for s in sockets {
             tasks.spawn(dns::udp::serve(s, table.clone(), shutdown.clone()));
         }
@@ -137,6 +135,67 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         metrics,
         shutdown,
         tasks,
+    })
+}
+
+/// Bind UDP and TCP on one address and the same port. With port 0 the kernel picks the
+/// UDP port, and that port may be taken for TCP (by any outgoing connection): pick again.
+async fn bind_dns(
+    addr: SocketAddr,
+    udp_sockets: usize,
+) -> anyhow::Result<(Vec<std::net::UdpSocket>, tokio::net::TcpListener)> {
+    const ATTEMPTS: usize = 16;
+    for attempt in 1..=ATTEMPTS {
+        let sockets =
+            dns::udp::bind(addr, udp_sockets).with_context(|| format!("cannot bind UDP {addr}"))?;
+        let bound = sockets[0].local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((sockets, listener)),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempt < ATTEMPTS =>
+            {
+                continue
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot bind TCP {bound}")),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// The routing environment from the server file: the geo database (opened here, so a bad
+/// file stops the start), region locations, and the random seed.
+fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
+    crate::policy::rng::seed(cfg.rng_seed.unwrap_or_else(rand::random));
+    let geo = match &cfg.geoip {
+        Some(path) => {
+            let db = crate::geo::GeoDb::open(path)?;
+            info!(path = %path.display(), database_type = db.database_type(), "geo database loaded");
+            Some(Arc::new(db))
+        }
+        None => {
+            let geo_policies: Vec<String> = zones
+                .zones
+                .iter()
+                .flat_map(|z| z.policies.iter())
+                .filter(|p| crate::policy::needs_location(p))
+                .map(|p| p.name.to_string())
+                .collect();
+            if !geo_policies.is_empty() {
+                tracing::warn!(policies = ?geo_policies, "no geoip database configured: only zone geo_overrides locate clients; the others get the default/fallback answer");
+            }
+            None
+        }
+    };
+    Ok(Env {
+        geo,
+        regions: cfg
+            .regions
+            .iter()
+            .map(|(name, at)| (Arc::from(name.as_str()), *at))
+            .collect(),
+        local_region: cfg.region.as_str().into(),
     })
 }
 

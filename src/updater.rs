@@ -85,7 +85,7 @@ impl Updater {
     ) -> (Arc<RoutingTable>, Duration) {
         let old = self.table.load_full();
         let started = Instant::now();
-        let mut new = routing::build_with(zones, health, overlay, old.epoch + 1);
+        let mut new = routing::build_next(&old, zones, health, overlay);
         self.metrics.queries.attach(&mut new);
         let new = Arc::new(new);
         let took = started.elapsed();
@@ -218,7 +218,7 @@ impl Updater {
                             mode.as_str()
                         ),
                     ),
-                    Choice::Pool(_) => (
+                    Choice::Pool(_) | Choice::Pools(_) => (
                         "failover",
                         Severity::Warning,
                         format!(

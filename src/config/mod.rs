@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod masterfile;
+mod policies;
 pub mod server;
 pub mod validate;
 pub mod zonefile;

@@ -1,12 +1,14 @@
 //! The server file (`switchyard.toml`): where to listen, where the zones are, the control
 //! API and the alert webhooks.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::error::{ConfigError, Locator};
+use crate::geo::Coord;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,6 +16,9 @@ struct ServerFile {
     server: RawServer,
     control: Option<RawControl>,
     alerts: Option<RawAlerts>,
+    /// Probe region locations, for latency routing: `us-east = { lat = .., lon = .. }`.
+    #[serde(default)]
+    regions: BTreeMap<String, toml::Spanned<super::zonefile::Location>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +50,12 @@ struct RawServer {
     log: String,
     #[serde(default)]
     udp_sockets: Option<usize>,
+    /// A MaxMind DB (GeoIP2/GeoLite2 City or Country) for client locations.
+    #[serde(default)]
+    geoip: Option<PathBuf>,
+    /// Seed for weighted and multivalue draws, for reproducible runs; random by default.
+    #[serde(default)]
+    rng_seed: Option<u64>,
 }
 
 fn default_region() -> String {
@@ -70,6 +81,12 @@ pub struct ServerConfig {
     pub control: Option<ControlConfig>,
     /// Webhooks; off unless the file has an `[alerts]` section.
     pub alerts: Option<AlertsConfig>,
+    /// The MaxMind DB, resolved against the file's directory.
+    pub geoip: Option<PathBuf>,
+    /// Probe region -> location, for latency routing.
+    pub regions: BTreeMap<String, Coord>,
+    /// Fixed seed for the per-query random draws.
+    pub rng_seed: Option<u64>,
 }
 
 /// Where operators and Prometheus reach the server, and who may change it.
@@ -109,10 +126,22 @@ impl ServerConfig {
             Some(span) => loc.error(span, e.message().to_string()),
             None => ConfigError::whole_file(path, e.message().to_string()),
         })?;
+        let mut regions = BTreeMap::new();
+        for (name, at) in &raw.regions {
+            let l = at.get_ref();
+            let c = Coord::new(l.lat, l.lon).ok_or_else(|| {
+                loc.error(
+                    at.span(),
+                    format!("region {name}: location out of range (lat -90..=90, lon -180..=180)"),
+                )
+            })?;
+            regions.insert(name.clone(), c);
+        }
         let ServerFile {
             server: raw,
             control: ctl,
             alerts,
+            ..
         } = raw;
         if raw.listen.is_empty() {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
@@ -129,6 +158,9 @@ impl ServerConfig {
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
             control,
             alerts,
+            geoip: raw.geoip.map(|g| base.join(g)),
+            regions,
+            rng_seed: raw.rng_seed,
         })
     }
 }
@@ -240,6 +272,30 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.at.map(|a| a.0), Some(5), "{e}");
+    }
+
+    #[test]
+    fn geoip_regions_and_seed_are_read() {
+        let c = ServerConfig::parse(
+            Path::new("/etc/sy/switchyard.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"zones\"\ngeoip = \"geoip/test.mmdb\"\nrng_seed = 7\n\n[regions]\nus-east = { lat = 39.0, lon = -77.5 }\n",
+        )
+        .unwrap();
+        assert_eq!(c.geoip, Some(PathBuf::from("/etc/sy/geoip/test.mmdb")));
+        assert_eq!(c.rng_seed, Some(7));
+        assert_eq!(
+            c.regions["us-east"],
+            Coord {
+                lat: 39.0,
+                lon: -77.5
+            }
+        );
+        let e = ServerConfig::parse(
+            Path::new("s.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"z\"\n\n[regions]\nx = { lat = 95.0, lon = 0.0 }\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.at.map(|a| a.0), Some(6), "{e}");
     }
 
     #[test]

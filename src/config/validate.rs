@@ -16,10 +16,9 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use super::error::{ConfigError, Locator};
 use super::masterfile;
+use super::policies;
 use super::zonefile::{self, OneOrMany, StatusSpec, S};
-use crate::zone::{
-    AllDown, CheckKind, CheckSpec, HttpCheck, Policy, PolicyKind, Pool, StartupState, Zone,
-};
+use crate::zone::{AllDown, CheckKind, CheckSpec, HttpCheck, Policy, Pool, StartupState, Zone};
 
 /// RFC 2181 §8: TTLs are 31-bit.
 const MAX_TTL: i64 = 2_147_483_647;
@@ -30,13 +29,17 @@ const DEFAULT_POLICY_TTL: u32 = 30;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     loc: Locator<'a>,
     errors: Vec<ConfigError>,
 }
 
 impl Ctx<'_> {
-    fn err<T>(&mut self, span: std::ops::Range<usize>, msg: impl Into<String>) -> Option<T> {
+    pub(super) fn err<T>(
+        &mut self,
+        span: std::ops::Range<usize>,
+        msg: impl Into<String>,
+    ) -> Option<T> {
         self.errors.push(self.loc.error(span, msg));
         None
     }
@@ -176,6 +179,13 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         .collect();
     let mut policies = Vec::new();
     let mut policy_names: HashMap<LowerName, usize> = HashMap::new();
+    // Every label first: a member may name a policy defined further down the file.
+    let labels: HashSet<String> = raw
+        .policies
+        .iter()
+        .map(|p| p.get_ref().name.get_ref().clone())
+        .collect();
+    let mut edges = Vec::new();
     for entry in &raw.policies {
         let e = entry.get_ref();
         let Some(name) = owner_name(cx, &e.name, &origin) else {
@@ -213,15 +223,22 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
             continue;
         }
         policy_names.insert(key, cx.loc.line_col(e.name.span().start).0);
-        if let Some(p) = policy(cx, e, name, &pools) {
+        let mut refs = policies::Refs {
+            pools: &pools,
+            labels: &labels,
+            edges: &mut edges,
+        };
+        if let Some(p) = policy(cx, e, name, &mut refs) {
             policies.push(p);
         }
     }
+    policies::check_cycles(cx, &edges);
+    let geo_overrides = policies::geo_overrides(cx, &raw.geo_overrides);
 
     // A declared failover budget the checks and TTL cannot meet is an error in the file.
     for p in &policies {
         if let Some((max, at)) = p.max_failover {
-            let b = crate::zone::budget::policy_budget(p, &pools, &checks);
+            let b = crate::zone::budget::policy_budget(p, &policies, &pools, &checks);
             if b.visible > max {
                 cx.errors.push(ConfigError {
                     file: file.to_path_buf(),
@@ -246,6 +263,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         pools,
         checks,
         policies,
+        geo_overrides,
     })
 }
 
@@ -299,7 +317,7 @@ fn ttl(cx: &mut Ctx<'_>, raw: &S<i64>, max: i64) -> Option<u32> {
     }
 }
 
-fn int_in(cx: &mut Ctx<'_>, raw: &S<i64>, what: &str, lo: i64, hi: i64) -> Option<i64> {
+pub(super) fn int_in(cx: &mut Ctx<'_>, raw: &S<i64>, what: &str, lo: i64, hi: i64) -> Option<i64> {
     let v = *raw.get_ref();
     if (lo..=hi).contains(&v) {
         Some(v)
@@ -759,12 +777,14 @@ fn pool(
         Some(m) => int_in(cx, m, "min_healthy", 1, addresses.len().max(1) as i64)? as usize,
         None => 1,
     };
+    let location = e.location.as_ref().and_then(|l| policies::coord(cx, l));
     Some(Pool {
         name: name.get_ref().as_str().into(),
         region: e.region.get_ref().as_str().into(),
         addresses,
         check,
         min_healthy,
+        location,
     })
 }
 
@@ -772,7 +792,7 @@ fn policy(
     cx: &mut Ctx<'_>,
     e: &zonefile::PolicyEntry,
     name: Name,
-    pools: &BTreeMap<Arc<str>, Pool>,
+    refs: &mut policies::Refs<'_>,
 ) -> Option<Policy> {
     let ttl = match &e.ttl {
         Some(t) => ttl(cx, t, MAX_POLICY_TTL)?,
@@ -784,43 +804,7 @@ fn policy(
         Some(("nodata", _)) => AllDown::NoData,
         Some((other, span)) => return cx.err(span, format!("when_all_down {other:?}: expected \"serve-all\" (default), \"serve-first\" or \"nodata\"")),
     };
-    let mut members: Vec<Arc<str>> = Vec::new();
-    for p in &e.pools {
-        match pools.get_key_value(p.get_ref().as_str()) {
-            Some(_) if members.iter().any(|m| **m == **p.get_ref()) => {
-                cx.err::<()>(p.span(), format!("pool {:?} listed twice", p.get_ref()));
-            }
-            Some((k, _)) => members.push(k.clone()),
-            None => {
-                let known: Vec<&str> = pools.keys().map(|k| k.as_ref()).collect();
-                cx.err::<()>(
-                    p.span(),
-                    format!(
-                        "policy {} names pool {:?}, which is not defined (defined: {known:?})",
-                        e.name.get_ref(),
-                        p.get_ref()
-                    ),
-                );
-            }
-        }
-    }
-    let kind = match e.policy.get_ref().as_str() {
-        "failover" => {
-            if e.pools.is_empty() {
-                return cx.err(
-                    e.policy.span(),
-                    "a failover policy needs `pools`, in priority order",
-                );
-            }
-            PolicyKind::Failover { pools: members }
-        }
-        other => {
-            return cx.err(
-                e.policy.span(),
-                format!("policy {other:?}: expected \"failover\""),
-            )
-        }
-    };
+    let kind = policies::kind(cx, e, refs)?;
     let max_failover = match &e.max_failover {
         None => None,
         Some(m) => match humantime::parse_duration(m.get_ref()) {

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub type S<T> = Spanned<T>;
+/// A TOML table with located keys and values.
+pub type Table<V> = S<BTreeMap<S<String>, V>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +24,8 @@ pub struct ZoneFile {
     pub pools: BTreeMap<S<String>, S<PoolEntry>>,
     #[serde(default)]
     pub policies: Vec<S<PolicyEntry>>,
+    #[serde(default)]
+    pub geo_overrides: Vec<S<GeoOverrideEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,4 +142,36 @@ pub struct PolicyEntry {
     pub when_all_down: Option<S<String>>,
     /// Longest acceptable time from a failure to resolvers seeing the new answer.
     pub max_failover: Option<S<String>>,
+    /// weighted: member -> weight (replaces `pools`).
+    pub weights: Option<S<BTreeMap<S<String>, S<i64>>>>,
+    /// weighted: the same client subnet gets the same member.
+    pub sticky: Option<S<bool>>,
+    /// geolocation: ISO country code -> member.
+    pub countries: Option<S<BTreeMap<S<String>, S<String>>>>,
+    /// geolocation: continent code -> member.
+    pub continents: Option<S<BTreeMap<S<String>, S<String>>>>,
+    /// geolocation: the member for clients no rule matches.
+    pub default: Option<S<String>>,
+    /// geoproximity: pool -> bias (-99..=99).
+    pub bias: Option<S<BTreeMap<S<String>, S<i64>>>>,
+    /// geoproximity: the pool for clients without coordinates.
+    pub fallback: Option<S<String>>,
+    /// latency: probe region -> pool -> RTT in milliseconds, until measurements exist.
+    pub static_rtt_ms: Option<Table<Table<S<i64>>>>,
+    /// latency: absolute margin, e.g. "5ms".
+    pub hysteresis: Option<S<String>>,
+    /// latency: relative margin, percent of the current pool's RTT.
+    pub hysteresis_percent: Option<S<i64>>,
+    /// multivalue: most addresses per answer (per address family).
+    pub max_answers: Option<S<i64>>,
+}
+
+/// `[[geo_overrides]]`: where a client network is, whatever the database says.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoOverrideEntry {
+    pub network: S<String>,
+    pub country: Option<S<String>>,
+    pub continent: Option<S<String>>,
+    pub location: Option<S<Location>>,
 }

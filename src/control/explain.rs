@@ -153,9 +153,9 @@ pub async fn explain(
                 Some(c) => c.select(&client),
                 None => break 'zones,
             };
-            let PolicyKind::Failover { pools: order } = &p.kind;
+            let order = crate::zone::pools_of(p, &z.policies);
             let mut pools = Vec::new();
-            for name in order {
+            for name in &order {
                 let pool = &z.pools[name];
                 let st = zt.and_then(|t| t.pools.iter().find(|(n, _, _)| n == name));
                 let (up, healthy) =
@@ -196,6 +196,14 @@ pub async fn explain(
                 });
             }
             let why = match &answer.choice {
+                Choice::Pool(chosen) if !matches!(p.kind, PolicyKind::Failover { .. }) => format!(
+                    "{}: pool {chosen} answers for this client (its location and the pools' health decided it)",
+                    p.kind.name()
+                ),
+                Choice::Pools(chosen) => {
+                    let names: Vec<&str> = chosen.iter().map(|c| c.as_ref()).collect();
+                    format!("{}: healthy addresses of {}", p.kind.name(), names.join(", "))
+                }
                 Choice::Pool(chosen) => {
                     let skipped: Vec<String> = pools
                         .iter()

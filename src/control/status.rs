@@ -16,7 +16,7 @@ use crate::health::{Health, HealthSnapshot};
 use crate::operator::drill::DrillReport;
 use crate::reload::ReloadStatus;
 use crate::routing::{Forced, Overlay};
-use crate::zone::{PolicyKind, Target, Zone};
+use crate::zone::{Target, Zone};
 
 #[derive(Serialize)]
 pub struct Status {
@@ -165,12 +165,12 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
         let zt = table.zones.iter().find(|z| z.origin == zone.origin);
         let mut policies = Vec::new();
         for p in &zone.policies {
-            let PolicyKind::Failover { pools: order } = &p.kind;
+            let order = crate::zone::pools_of(p, &zone.policies);
             let compiled = zt.and_then(|z| z.policies.iter().find(|c| c.name == p.name));
             policies.push(PolicyStatus {
                 label: p.label.to_string(),
                 name: p.name.to_string(),
-                kind: "failover",
+                kind: p.kind.name(),
                 ttl: p.ttl,
                 pools: order.iter().map(ToString::to_string).collect(),
                 when_all_down: p.when_all_down.as_str(),

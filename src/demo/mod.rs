@@ -24,6 +24,7 @@ pub async fn run(
     zones_dir: PathBuf,
     listen: SocketAddr,
     control: SocketAddr,
+    geoip: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let zones = config::load_zones(&zones_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -81,6 +82,9 @@ pub async fn run(
             open_reads: true,
         }),
         alerts: None,
+        geoip,
+        regions: Default::default(),
+        rng_seed: None,
     };
     let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;
@@ -95,9 +99,9 @@ pub async fn run(
         );
     }
     println!(
-        "  try:  dig @{} -p {} api.example.com +short\n  Ctrl-C to stop.",
-        fmt_ip(dns.ip()),
-        dns.port()
+        "  try:  dig @{ip} -p {port} api.example.com +short\n        dig @{ip} -p {port} geo.example.com +subnet=198.51.100.0/24   (a client in France)\n  Ctrl-C to stop.",
+        ip = fmt_ip(dns.ip()),
+        port = dns.port()
     );
     info!(backends = handles.len(), "demo running");
     server::terminated().await;

@@ -1,11 +1,12 @@
 //! Health checking: probes every target a zone asks for, applies fall/rise, and publishes
 //! a [`HealthSnapshot`] on a watch channel for routing to rebuild from.
 //!
-//! `check` runs one probe, `state` is the pure threshold rule, `monitor` schedules the
-//! probes and owns the states, `snapshot` is what the rest of the server sees. Nothing
-//! here knows about DNS answers.
+//! `check` runs one probe, `state` is the pure threshold rule, `latency` smooths probe
+//! durations into RTT estimates, `monitor` schedules the probes and owns the states,
+//! `snapshot` is what the rest of the server sees. Nothing here knows about DNS answers.
 
 pub mod check;
+pub mod latency;
 pub mod metrics;
 pub mod monitor;
 pub mod persist;

@@ -19,6 +19,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::check::{ProbeOutcome, ProbeReason, Prober};
+use super::latency::Rtt;
 use super::metrics::HealthMetrics;
 use super::snapshot::{HealthSnapshot, TargetStatus};
 use super::state::{Health, TargetState};
@@ -296,6 +297,8 @@ struct Entry {
     /// Fall/rise per region: results from different vantage points are separate runs, or
     /// one region's failures would keep resetting another's successes.
     regions: HashMap<Arc<str>, TargetState>,
+    /// Smoothed RTT per region, from successful probes.
+    rtt: HashMap<Arc<str>, Rtt>,
     status: TargetStatus,
 }
 
@@ -304,6 +307,7 @@ impl Entry {
         Entry {
             spec,
             regions: HashMap::new(),
+            rtt: HashMap::new(),
             status: TargetStatus {
                 health: Health::Unknown,
                 since: SystemTime::now(),
@@ -324,10 +328,11 @@ impl Aggregator {
         }
     }
 
-    /// Applies one result; true when the published health changed.
+    /// Applies one result; true when the published health or smoothed RTT changed.
     ///
-    /// A result that changes nothing is kept (reason, latency) for the next snapshot but not
-    /// published: each publication makes routing rebuild its whole table.
+    /// A result that changes neither is kept (reason, latency) for the next snapshot but not
+    /// published: each publication makes routing rebuild its whole table. An RTT estimate
+    /// is republished only when it moves by more than `latency::PUBLISH_*`.
     fn observe(&mut self, obs: Observation) -> bool {
         let Some(entry) = self.entries.get_mut(&obs.target) else {
             tracing::debug!(target = %obs.target, region = %obs.region, "observation for a target no longer probed");
@@ -345,9 +350,15 @@ impl Aggregator {
             self.metrics
                 .record_transition(&obs.target.check, &obs.region, new);
         }
+        let rtt_moved = obs.ok
+            && entry
+                .rtt
+                .entry(obs.region.clone())
+                .or_default()
+                .sample(obs.latency);
         let published = Self::published(&self.local_region, entry);
         if published == entry.status.health {
-            return false;
+            return rtt_moved;
         }
         entry.status.health = published;
         entry.status.since = SystemTime::now();
@@ -384,6 +395,14 @@ impl Aggregator {
     }
 
     fn snapshot(&self) -> HealthSnapshot {
+        let mut rtt: HashMap<Arc<str>, HashMap<Target, Duration>> = HashMap::new();
+        for (t, e) in &self.entries {
+            for (region, r) in &e.rtt {
+                if let Some(d) = r.published() {
+                    rtt.entry(region.clone()).or_default().insert(t.clone(), d);
+                }
+            }
+        }
         HealthSnapshot {
             generation: self.generation,
             targets: self
@@ -391,6 +410,7 @@ impl Aggregator {
                 .iter()
                 .map(|(t, e)| (t.clone(), e.status.clone()))
                 .collect(),
+            rtt,
         }
     }
 }
@@ -505,6 +525,38 @@ mod tests {
         assert_eq!(s.targets[&t].latency, Some(Duration::from_millis(1000)));
         assert!(agg.observe(obs(&t, "here", false, "connection refused", 0)));
         assert_eq!(agg.snapshot().is_up(&t), Some(false));
+    }
+
+    #[test]
+    fn smoothed_rtt_is_published_per_region_when_it_moves() {
+        let spec = http_spec(80, 1000, 2, 2);
+        let t = target(LOCAL, &spec);
+        let mut agg = Aggregator::new("here".into());
+        agg.set_targets(BTreeMap::from([(t.clone(), spec)]));
+        let rtt = |agg: &Aggregator, region: &str| {
+            agg.snapshot()
+                .rtt
+                .get(region)
+                .and_then(|m| m.get(&t).copied())
+        };
+        assert!(agg.observe(obs(&t, "here", true, "HTTP 200", 20)));
+        assert_eq!(rtt(&agg, "here"), Some(Duration::from_millis(20)));
+        // Jitter: kept in the average, not published.
+        assert!(!agg.observe(obs(&t, "here", true, "HTTP 200", 21)));
+        assert_eq!(rtt(&agg, "here"), Some(Duration::from_millis(20)));
+        // Another region's first estimate is news, even without a health change.
+        assert!(agg.observe(obs(&t, "there", true, "HTTP 200", 80)));
+        assert_eq!(rtt(&agg, "there"), Some(Duration::from_millis(80)));
+        // A slow probe moves the local estimate by a third of the difference.
+        assert!(agg.observe(obs(&t, "here", true, "HTTP 200", 100)));
+        let here = rtt(&agg, "here").unwrap();
+        assert!(
+            here > Duration::from_millis(40) && here < Duration::from_millis(50),
+            "{here:?}"
+        );
+        // A failed probe's duration is not an RTT.
+        assert!(!agg.observe(obs(&t, "here", false, "timed out", 1000)));
+        assert_eq!(rtt(&agg, "here"), Some(here));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! rebuilds its table from, replaced whole on each change.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::state::Health;
@@ -13,6 +14,9 @@ pub struct HealthSnapshot {
     /// Raised by one at each publication, so consumers can tell snapshots apart cheaply.
     pub generation: u64,
     pub targets: HashMap<Target, TargetStatus>,
+    /// Smoothed RTT of successful probes, per probe region and target, as last published
+    /// (see `health::latency`): what latency routing reads.
+    pub rtt: HashMap<Arc<str>, HashMap<Target, Duration>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +68,7 @@ mod tests {
                 (target(2), status(Health::Down)),
                 (target(3), status(Health::Unknown)),
             ]),
+            rtt: HashMap::new(),
         };
         assert_eq!(snap.is_up(&target(1)), Some(true));
         assert_eq!(snap.is_up(&target(2)), Some(false));

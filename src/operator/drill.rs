@@ -19,7 +19,6 @@ use tracing::info;
 use super::{OpError, Operator, Source};
 use crate::alerts::{Event, Severity};
 use crate::routing::Forced;
-use crate::zone::PolicyKind;
 
 /// Longest drill: a drill is a test, not a maintenance window (use an override).
 pub const MAX_DRILL: Duration = Duration::from_secs(3600);
@@ -123,8 +122,7 @@ impl Operator {
         let pool = &zone.pools[&scope.pool];
         let mut questions: Vec<(Name, RecordType)> = Vec::new();
         for p in &zone.policies {
-            let PolicyKind::Failover { pools } = &p.kind;
-            if pools.contains(&scope.pool) {
+            if crate::zone::pools_of(p, &zone.policies).contains(&scope.pool) {
                 if pool.addresses.iter().any(IpAddr::is_ipv4) {
                     questions.push((p.name.clone(), RecordType::A));
                 }

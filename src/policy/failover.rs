@@ -1,34 +1,37 @@
-//! Failover: pools in priority order; the first one that is up answers.
+//! Failover: members in priority order; the first one with an answer wins.
 
-use std::sync::Arc;
+use super::node::Node;
 
-use hickory_proto::rr::Name;
-
-use super::{all_down, Answer, Choice, PoolStates};
-use crate::zone::AllDown;
-
-pub fn build(
-    name: &Name,
-    ttl: u32,
-    order: &[Arc<str>],
-    pools: &PoolStates,
-    when_all_down: AllDown,
-) -> Answer {
-    for pool in order {
-        if let Some(state) = pools.get(pool) {
-            if state.up {
-                return Answer::new(name, ttl, Choice::Pool(pool.clone()), state.healthy.clone());
-            }
+/// Members that can never answer are dropped, and so is everything after the first
+/// member that always answers: neither could change an answer.
+pub(crate) fn build(children: Vec<Node>) -> Node {
+    let mut kept = Vec::new();
+    for child in children {
+        if child.is_down() {
+            continue;
+        }
+        let last = child.always_answers();
+        kept.push(child);
+        if last {
+            break;
         }
     }
-    all_down(name, ttl, order, pools, when_all_down)
+    match kept.len() {
+        0 => Node::Fixed(None),
+        1 => kept.pop().unwrap_or(Node::Fixed(None)),
+        _ => Node::Failover(kept),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::policy::PoolState;
     use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use hickory_proto::rr::Name;
+
+    use crate::policy::{Choice, Compiled, PoolState, PoolStates};
+    use crate::zone::{AllDown, Member, Policy, PolicyKind};
 
     fn state(up: bool, healthy: &[&str], configured: &[&str]) -> PoolState {
         let p = |v: &[&str]| v.iter().map(|s| s.parse::<IpAddr>().unwrap()).collect();
@@ -39,8 +42,7 @@ mod tests {
         }
     }
 
-    fn setup(primary_up: bool, secondary_up: bool) -> (Vec<Arc<str>>, PoolStates) {
-        let order: Vec<Arc<str>> = vec!["east".into(), "west".into()];
+    fn setup(primary_up: bool, secondary_up: bool) -> PoolStates {
         let mut pools = PoolStates::new();
         pools.insert(
             "east".into(),
@@ -62,14 +64,33 @@ mod tests {
                 &["198.51.100.1", "2001:db8::1"],
             ),
         );
-        (order, pools)
+        pools
+    }
+
+    fn policy(mode: AllDown) -> Policy {
+        Policy {
+            label: "api".into(),
+            name: Name::from_ascii("api.example.com.").unwrap(),
+            ttl: 30,
+            kind: PolicyKind::Failover {
+                members: vec![
+                    Member::Pool(Arc::from("east")),
+                    Member::Pool(Arc::from("west")),
+                ],
+            },
+            when_all_down: mode,
+            max_failover: None,
+        }
+    }
+
+    fn build(pools: &PoolStates, mode: AllDown) -> Compiled {
+        Compiled::build(&policy(mode), pools)
     }
 
     #[test]
     fn first_up_pool_wins_with_only_its_healthy_addresses() {
-        let name = Name::from_ascii("api.example.com.").unwrap();
-        let (order, pools) = setup(true, true);
-        let a = build(&name, 30, &order, &pools, AllDown::ServeAll);
+        let c = build(&setup(true, true), AllDown::ServeAll);
+        let a = c.summary();
         assert_eq!(a.choice, Choice::Pool("east".into()));
         assert_eq!(a.addresses, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
         assert_eq!(a.a.len(), 1);
@@ -79,9 +100,8 @@ mod tests {
 
     #[test]
     fn secondary_takes_over_when_primary_is_down() {
-        let name = Name::from_ascii("api.example.com.").unwrap();
-        let (order, pools) = setup(false, true);
-        let a = build(&name, 30, &order, &pools, AllDown::ServeAll);
+        let c = build(&setup(false, true), AllDown::ServeAll);
+        let a = c.summary();
         assert_eq!(a.choice, Choice::Pool("west".into()));
         assert_eq!(a.a.len(), 1);
         assert_eq!(a.aaaa.len(), 1);
@@ -89,15 +109,15 @@ mod tests {
 
     #[test]
     fn all_down_behaviours() {
-        let name = Name::from_ascii("api.example.com.").unwrap();
-        let (order, pools) = setup(false, false);
-        let all = build(&name, 30, &order, &pools, AllDown::ServeAll);
-        assert_eq!(all.choice, Choice::AllDown(AllDown::ServeAll));
-        assert_eq!(all.addresses.len(), 4);
-        let first = build(&name, 30, &order, &pools, AllDown::ServeFirst);
-        assert_eq!(first.addresses.len(), 2);
-        assert_eq!(first.a.len(), 2);
-        let none = build(&name, 30, &order, &pools, AllDown::NoData);
-        assert!(none.addresses.is_empty() && none.a.is_empty() && none.aaaa.is_empty());
+        let pools = setup(false, false);
+        let all = build(&pools, AllDown::ServeAll);
+        assert_eq!(all.summary().choice, Choice::AllDown(AllDown::ServeAll));
+        assert_eq!(all.summary().addresses.len(), 4);
+        let first = build(&pools, AllDown::ServeFirst);
+        assert_eq!(first.summary().addresses.len(), 2);
+        assert_eq!(first.summary().a.len(), 2);
+        let none = build(&pools, AllDown::NoData);
+        let n = none.summary();
+        assert!(n.addresses.is_empty() && n.a.is_empty() && n.aaaa.is_empty());
     }
 }

@@ -7,32 +7,108 @@ use std::sync::Arc;
 use hickory_proto::rr::{LowerName, RData, Record, RecordType};
 
 use super::overlay::{Forced, Overlay};
-use super::{Node, RoutingTable, ZoneTable};
+use super::{Env, Node, RoutingTable, ZoneTable};
+use crate::geo::Locator;
 use crate::health::HealthSnapshot;
 use crate::metrics::query::QueryCounters;
-use crate::policy::{Compiled, PoolState, PoolStates};
+use crate::policy::{self, Compiled, Inputs, PoolRtts, PoolState, PoolStates};
 use crate::zone::{StartupState, Target, Zone, ZoneSet};
 
+/// A first table, with an empty environment (no geo database, no region locations).
 pub fn build(zones: &ZoneSet, health: &HealthSnapshot, epoch: u64) -> RoutingTable {
-    build_with(zones, health, &Overlay::default(), epoch)
+    build_full(
+        zones,
+        health,
+        &Overlay::default(),
+        epoch,
+        Arc::default(),
+        None,
+    )
 }
 
-/// Build with operator overrides applied over measured health.
+/// Build with operator overrides applied over measured health, from scratch.
 pub fn build_with(
     zones: &ZoneSet,
     health: &HealthSnapshot,
     overlay: &Overlay,
     epoch: u64,
 ) -> RoutingTable {
+    build_full(zones, health, overlay, epoch, Arc::default(), None)
+}
+
+/// The table that follows `prev`: same environment, next epoch, operator overrides
+/// applied, and latency choices that start from `prev`'s (hysteresis).
+pub fn build_next(
+    prev: &RoutingTable,
+    zones: &ZoneSet,
+    health: &HealthSnapshot,
+    overlay: &Overlay,
+) -> RoutingTable {
+    build_full(
+        zones,
+        health,
+        overlay,
+        prev.epoch + 1,
+        prev.env.clone(),
+        Some(prev),
+    )
+}
+
+fn build_full(
+    zones: &ZoneSet,
+    health: &HealthSnapshot,
+    overlay: &Overlay,
+    epoch: u64,
+    env: Arc<Env>,
+    prev: Option<&RoutingTable>,
+) -> RoutingTable {
     RoutingTable {
         epoch,
         zones: zones
             .zones
             .iter()
-            .map(|z| build_zone(z, health, overlay))
+            .map(|z| {
+                let before = prev.and_then(|t| t.zones.iter().find(|p| p.origin == z.origin));
+                build_zone(z, health, overlay, &env, before)
+            })
             .collect(),
         unmatched: Arc::default(),
+        env,
     }
+}
+
+/// Each pool's RTT from each region that measured it: the mean of its healthy
+/// addresses' smoothed probe latency.
+fn pool_rtts(zone: &Zone, health: &HealthSnapshot, states: &PoolStates) -> PoolRtts {
+    let mut out = PoolRtts::new();
+    for pool in zone.pools.values() {
+        let Some(check) = &pool.check else { continue };
+        let spec = &zone.checks[check];
+        let mut rows = Vec::new();
+        for (region, targets) in &health.rtt {
+            let samples: Vec<std::time::Duration> = states[&pool.name]
+                .healthy
+                .iter()
+                .filter_map(|addr| {
+                    targets
+                        .get(&Target {
+                            check: spec.id.clone(),
+                            addr: *addr,
+                        })
+                        .copied()
+                })
+                .collect();
+            if !samples.is_empty() {
+                let total: std::time::Duration = samples.iter().sum();
+                rows.push((region.clone(), total / samples.len() as u32));
+            }
+        }
+        if !rows.is_empty() {
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            out.insert(pool.name.clone(), rows);
+        }
+    }
+    out
 }
 
 /// A pool forced down is down with no healthy address, exactly as if it had failed (the
@@ -89,7 +165,13 @@ fn pool_states(
     out
 }
 
-fn build_zone(zone: &Zone, health: &HealthSnapshot, overlay: &Overlay) -> ZoneTable {
+fn build_zone(
+    zone: &Zone,
+    health: &HealthSnapshot,
+    overlay: &Overlay,
+    env: &Env,
+    prev: Option<&ZoneTable>,
+) -> ZoneTable {
     let origin_lower = LowerName::new(&zone.origin);
     let mut nodes: HashMap<LowerName, Node> = HashMap::new();
     let origin_labels = zone.origin.num_labels();
@@ -141,11 +223,38 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot, overlay: &Overlay) -> ZoneTa
     }
 
     let states = pool_states(zone, &origin_lower, health, overlay);
+    // A region without a configured location is where its pools are.
+    let mut regions = env.regions.clone();
+    for pool in zone.pools.values() {
+        if let Some(at) = pool.location {
+            regions.entry(pool.region.clone()).or_insert(at);
+        }
+    }
+    let latency = policy::latency_tables(
+        &zone.policies,
+        &states,
+        &pool_rtts(zone, health, &states),
+        &regions,
+        |label| {
+            prev.and_then(|z| z.policies.iter().find(|c| &*c.label == label))
+                .and_then(|c| c.latency_table().cloned())
+        },
+    );
+    let locator = (zone.policies.iter().any(policy::needs_location)
+        || !zone.geo_overrides.is_empty())
+    .then(|| Arc::new(Locator::new(env.geo.clone(), &zone.geo_overrides)));
+    let inputs = Inputs {
+        pools: &states,
+        policies: &zone.policies,
+        locator,
+        latency: &latency,
+        local_region: &env.local_region,
+    };
     let mut policies = Vec::with_capacity(zone.policies.len());
     for (i, p) in zone.policies.iter().enumerate() {
         ensure(&mut nodes, &p.name);
         nodes.entry(LowerName::new(&p.name)).or_default().policy = Some(i);
-        policies.push(Compiled::build(p, &states));
+        policies.push(Compiled::compile(p, &inputs));
     }
 
     let negative_soa = {

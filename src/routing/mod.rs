@@ -2,10 +2,12 @@
 //! already computed for one health state. Built off the query path, swapped whole.
 
 mod build;
+mod env;
 mod lookup;
 pub mod overlay;
 
-pub use build::{build, build_with};
+pub use build::{build, build_next, build_with};
+pub use env::Env;
 pub use lookup::{Lookup, Rec};
 pub use overlay::{Forced, Overlay};
 
@@ -25,6 +27,21 @@ pub struct RoutingTable {
     pub zones: Vec<ZoneTable>,
     /// Counts queries outside every zone, and those rejected before a lookup.
     pub unmatched: Arc<QueryCounters>,
+    /// What the table was built with besides zones and health (geo database, probe
+    /// region locations); every rebuild from this table inherits it.
+    pub env: Arc<Env>,
+}
+
+impl RoutingTable {
+    /// A table with no zones yet, whose successors are built with `env`.
+    pub fn empty(env: Env) -> Self {
+        RoutingTable {
+            epoch: 0,
+            zones: Vec::new(),
+            env: Arc::new(env),
+            unmatched: Default::default(),
+        }
+    }
 }
 
 /// One zone's names.

@@ -14,7 +14,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CheckSpec, Policy, PolicyKind, Pool, ZoneSet, PROBE_JITTER};
+use super::{CheckSpec, Policy, Pool, ZoneSet, PROBE_JITTER};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Budget {
@@ -61,10 +61,11 @@ pub fn detection(c: &CheckSpec) -> Duration {
 
 pub fn policy_budget(
     p: &Policy,
+    policies: &[Policy],
     pools: &BTreeMap<Arc<str>, Pool>,
     checks: &BTreeMap<Arc<str>, Arc<CheckSpec>>,
 ) -> Budget {
-    let PolicyKind::Failover { pools: order } = &p.kind;
+    let order = super::pools_of(p, policies);
     // Reversed, so that among equals the first pool in the policy's order is named.
     let worst = order
         .iter()
@@ -89,7 +90,7 @@ pub fn report(zones: &ZoneSet) -> String {
     let mut s = String::from("failover budget (worst case):\n");
     for z in &zones.zones {
         for p in &z.policies {
-            let b = policy_budget(p, &z.pools, &z.checks);
+            let b = policy_budget(p, &z.policies, &z.pools, &z.checks);
             let limit = match p.max_failover {
                 None => String::new(),
                 Some((max, _)) if b.visible <= max => format!("; max_failover {}: ok", secs(max)),
@@ -171,7 +172,7 @@ pools = ["a", "b", "c"]
     #[test]
     fn the_slowest_checked_pool_sets_the_budget() {
         let z = zone("").unwrap();
-        let b = policy_budget(&z.policies[0], &z.pools, &z.checks);
+        let b = policy_budget(&z.policies[0], &z.policies, &z.pools, &z.checks);
         // slow: 2 x 10s x 1.1 + 2s = 24s; fast: 3 x 1s x 1.1 + 0.5s = 3.8s.
         assert_eq!(b.answer, Duration::from_secs(24));
         assert_eq!(b.visible, Duration::from_secs(54));

@@ -13,6 +13,8 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, Record};
 
 pub mod budget;
+use crate::geo::{Continent, Coord, Country, Override};
+
 pub mod summary;
 
 /// Probes run every `interval` ± this fraction (see `health::monitor`).
@@ -61,6 +63,8 @@ pub struct Zone {
     /// Keyed by the check's name inside this zone file.
     pub checks: BTreeMap<Arc<str>, Arc<CheckSpec>>,
     pub policies: Vec<Policy>,
+    /// Operator statements about where client networks are; they win over the database.
+    pub geo_overrides: Vec<Override>,
 }
 
 /// A group of addresses in one region that stand or fall together.
@@ -73,6 +77,8 @@ pub struct Pool {
     pub check: Option<Arc<str>>,
     /// The pool is up while at least this many of its addresses are up.
     pub min_healthy: usize,
+    /// Where the pool is, for geoproximity and as its region's default location.
+    pub location: Option<Coord>,
 }
 
 /// A health check definition, shared by every pool that names it.
@@ -154,10 +160,146 @@ pub struct Policy {
     pub max_failover: Option<(Duration, (usize, usize))>,
 }
 
+/// What a policy chooses among: a pool, or another policy of the same zone by label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Member {
+    Pool(Arc<str>),
+    Policy(Arc<str>),
+}
+
+impl Member {
+    pub fn name(&self) -> &Arc<str> {
+        match self {
+            Member::Pool(n) | Member::Policy(n) => n,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum PolicyKind {
-    /// Pools in priority order: the first one up wins.
-    Failover { pools: Vec<Arc<str>> },
+    /// Members in priority order: the first one up wins.
+    Failover { members: Vec<Member> },
+    /// Members by weight; weight 0 only serves when no weighted member is up.
+    Weighted {
+        members: Vec<(Member, u32)>,
+        /// Hash the client subnet (rendezvous hashing) instead of drawing per query.
+        sticky: bool,
+    },
+    /// Rules by country, then continent, then the default; the most specific rule whose
+    /// member is up wins.
+    Geolocation {
+        countries: Vec<(Country, Member)>,
+        continents: Vec<(Continent, Member)>,
+        default: Member,
+    },
+    /// The nearest pool to the client's coordinates, distances scaled by bias.
+    Geoproximity {
+        /// (pool, location, bias -99..=99)
+        pools: Vec<(Arc<str>, Coord, i8)>,
+        /// For clients without coordinates.
+        fallback: Arc<str>,
+    },
+    /// The lowest-RTT pool from the probe region nearest the client.
+    Latency {
+        pools: Vec<Arc<str>>,
+        /// Used where nothing has been measured.
+        static_rtt: StaticRtt,
+        hysteresis: Hysteresis,
+    },
+    /// Up to `max_answers` healthy addresses of every up pool, shuffled.
+    Multivalue {
+        pools: Vec<Arc<str>>,
+        max_answers: usize,
+    },
+}
+
+/// Every pool `policy` can answer from, directly or through the policies it names,
+/// each once in configured order. Validation rejects cycles; `seen` bounds the walk
+/// regardless.
+pub fn pools_of(policy: &Policy, policies: &[Policy]) -> Vec<Arc<str>> {
+    fn walk(p: &Policy, all: &[Policy], seen: &mut Vec<Arc<str>>, out: &mut Vec<Arc<str>>) {
+        if seen.contains(&p.label) {
+            return;
+        }
+        seen.push(p.label.clone());
+        for m in p.kind.members() {
+            match m {
+                Member::Pool(name) => {
+                    if !out.contains(&name) {
+                        out.push(name);
+                    }
+                }
+                Member::Policy(label) => {
+                    if let Some(inner) = all.iter().find(|q| q.label == label) {
+                        walk(inner, all, seen, out);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(policy, policies, &mut Vec::new(), &mut out);
+    out
+}
+
+impl PolicyKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicyKind::Failover { .. } => "failover",
+            PolicyKind::Weighted { .. } => "weighted",
+            PolicyKind::Geolocation { .. } => "geolocation",
+            PolicyKind::Geoproximity { .. } => "geoproximity",
+            PolicyKind::Latency { .. } => "latency",
+            PolicyKind::Multivalue { .. } => "multivalue",
+        }
+    }
+
+    /// Every member this policy may answer with, each once, in configured order.
+    pub fn members(&self) -> Vec<Member> {
+        let mut out: Vec<Member> = Vec::new();
+        let mut push = |m: &Member| {
+            if !out.contains(m) {
+                out.push(m.clone());
+            }
+        };
+        match self {
+            PolicyKind::Failover { members } => members.iter().for_each(&mut push),
+            PolicyKind::Weighted { members, .. } => members.iter().for_each(|(m, _)| push(m)),
+            PolicyKind::Geolocation {
+                countries,
+                continents,
+                default,
+            } => {
+                countries.iter().for_each(|(_, m)| push(m));
+                continents.iter().for_each(|(_, m)| push(m));
+                push(default);
+            }
+            PolicyKind::Geoproximity { pools, .. } => pools
+                .iter()
+                .for_each(|(p, _, _)| push(&Member::Pool(p.clone()))),
+            PolicyKind::Latency { pools, .. } | PolicyKind::Multivalue { pools, .. } => {
+                pools.iter().for_each(|p| push(&Member::Pool(p.clone())))
+            }
+        }
+        out
+    }
+}
+
+/// probe region -> [(pool, RTT)], as configured.
+pub type StaticRtt = Vec<(Arc<str>, Vec<(Arc<str>, Duration)>)>;
+
+/// How much better another pool must be before a latency policy moves to it: the larger
+/// of an absolute and a relative margin over the current pool's RTT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hysteresis {
+    pub min: Duration,
+    pub percent: u32,
+}
+
+impl Hysteresis {
+    pub fn margin(&self, current: Duration) -> Duration {
+        self.min.max(current * self.percent / 100)
+    }
 }
 
 /// What a policy answers when none of its pools is up.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use hickory_proto::rr::RecordType;
 
-use super::{CheckKind, PolicyKind, ZoneSet};
+use super::{CheckKind, Member, PolicyKind, ZoneSet};
 
 pub fn summarize(zones: &ZoneSet) -> String {
     let mut s = String::new();
@@ -46,13 +46,16 @@ pub fn summarize(zones: &ZoneSet) -> String {
                 p.min_healthy
             );
         }
+        for o in &z.geo_overrides {
+            let l = &o.location;
+            let mut what = Vec::new();
+            what.extend(l.country.map(|c| c.to_string()));
+            what.extend(l.continent.map(|c| c.to_string()));
+            what.extend(l.coord.map(|c| format!("({:.2},{:.2})", c.lat, c.lon)));
+            let _ = writeln!(s, "  geo override {}: {}", o.network, what.join(" "));
+        }
         for p in &z.policies {
-            let what = match &p.kind {
-                PolicyKind::Failover { pools } => {
-                    let order: Vec<&str> = pools.iter().map(|p| p.as_ref()).collect();
-                    format!("failover {}", order.join(" > "))
-                }
-            };
+            let what = describe(&p.kind);
             let _ = writeln!(
                 s,
                 "  policy {} at {}: {what}, ttl {}, when all down: {}",
@@ -64,4 +67,80 @@ pub fn summarize(zones: &ZoneSet) -> String {
         }
     }
     s
+}
+
+fn member(m: &Member) -> String {
+    match m {
+        Member::Pool(p) => p.to_string(),
+        Member::Policy(p) => format!("policy {p}"),
+    }
+}
+
+fn describe(kind: &PolicyKind) -> String {
+    let join = |v: Vec<String>, sep: &str| v.join(sep);
+    match kind {
+        PolicyKind::Failover { members } => {
+            format!(
+                "failover {}",
+                join(members.iter().map(member).collect(), " > ")
+            )
+        }
+        PolicyKind::Weighted { members, sticky } => format!(
+            "weighted{} {}",
+            if *sticky {
+                " (sticky per client subnet)"
+            } else {
+                ""
+            },
+            join(
+                members
+                    .iter()
+                    .map(|(m, w)| format!("{}={w}", member(m)))
+                    .collect(),
+                ", "
+            )
+        ),
+        PolicyKind::Geolocation {
+            countries,
+            continents,
+            default,
+        } => {
+            let mut rules: Vec<String> = countries
+                .iter()
+                .map(|(c, m)| format!("{c}->{}", member(m)))
+                .collect();
+            rules.extend(
+                continents
+                    .iter()
+                    .map(|(c, m)| format!("{c}->{}", member(m))),
+            );
+            rules.push(format!("default->{}", member(default)));
+            format!("geolocation {}", rules.join(", "))
+        }
+        PolicyKind::Geoproximity { pools, fallback } => format!(
+            "geoproximity {} (no coordinates: {fallback})",
+            join(
+                pools
+                    .iter()
+                    .map(|(p, at, bias)| format!("{p}@({:.2},{:.2}) bias {bias}", at.lat, at.lon))
+                    .collect(),
+                ", "
+            )
+        ),
+        PolicyKind::Latency {
+            pools,
+            static_rtt,
+            hysteresis,
+        } => format!(
+            "latency {} (hysteresis max({:?}, {}%), static rows: {})",
+            join(pools.iter().map(|p| p.to_string()).collect(), ", "),
+            hysteresis.min,
+            hysteresis.percent,
+            static_rtt.len()
+        ),
+        PolicyKind::Multivalue { pools, max_answers } => format!(
+            "multivalue {} (up to {max_answers} addresses)",
+            join(pools.iter().map(|p| p.to_string()).collect(), ", ")
+        ),
+    }
 }
