@@ -41,12 +41,20 @@ fn qname() -> Vec<u8> {
     v
 }
 
+// Cases are pushed one by one so each reads as its own labelled entry.
+#[allow(clippy::vec_init_then_push)]
 fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     let mut c = Vec::new();
     c.push(("empty", vec![]));
     c.push(("one byte", vec![0x42]));
-    c.push(("truncated header", header(1, 0x0100, 1, 0, 0, 0)[..7].to_vec()));
-    c.push(("header only, promises a question", header(2, 0x0100, 1, 0, 0, 0)));
+    c.push((
+        "truncated header",
+        header(1, 0x0100, 1, 0, 0, 0)[..7].to_vec(),
+    ));
+    c.push((
+        "header only, promises a question",
+        header(2, 0x0100, 1, 0, 0, 0),
+    ));
     let mut p = header(3, 0x0100, 1, 0, 0, 0);
     p.extend_from_slice(&[0xC0, 0x0C, 0, 1, 0, 1]);
     c.push(("pointer to itself", p));
@@ -100,19 +108,29 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     p.extend_from_slice(&qname());
     p.extend_from_slice(&[0, 1, 0, 1]);
     // ECS claiming a /33 IPv4 source prefix.
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12, 0, 8, 0, 8, 0, 1, 33, 0, 192, 0, 2, 1]);
+    p.extend_from_slice(&[
+        0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12, 0, 8, 0, 8, 0, 1, 33, 0, 192, 0, 2, 1,
+    ]);
     c.push(("ECS with an impossible prefix", p));
     let mut p = header(15, 0x7900, 1, 0, 0, 0);
     p.extend_from_slice(&qname());
     p.extend_from_slice(&[0, 1, 0, 1]);
     c.push(("reserved opcode 15", p));
-    c.push(("random bytes", (0..512u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()));
+    c.push((
+        "random bytes",
+        (0..512u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect(),
+    ));
     c
 }
 
 fn ok_query() -> Vec<u8> {
     let mut m = Message::new(0x7777, MessageType::Query, OpCode::Query);
-    m.add_query(Query::query(Name::from_ascii("host.example.test.").unwrap(), RecordType::A));
+    m.add_query(Query::query(
+        Name::from_ascii("host.example.test.").unwrap(),
+        RecordType::A,
+    ));
     m.to_vec().unwrap()
 }
 
@@ -121,11 +139,18 @@ fn still_answers(s: &Server, after: &str) {
     sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     sock.send_to(&ok_query(), s.addr).unwrap();
     let mut buf = [0u8; 1500];
-    let (n, _) = sock.recv_from(&mut buf).unwrap_or_else(|e| panic!("no UDP answer after {after}: {e}"));
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no UDP answer after {after}: {e}"));
     let m = Message::from_vec(&buf[..n]).unwrap();
     assert_eq!(m.answers.len(), 1, "after {after}");
-    let r = tcp_exchange(s.addr, &ok_query()).unwrap_or_else(|| panic!("no TCP answer after {after}"));
-    assert_eq!(Message::from_vec(&r).unwrap().answers.len(), 1, "after {after}");
+    let r =
+        tcp_exchange(s.addr, &ok_query()).unwrap_or_else(|| panic!("no TCP answer after {after}"));
+    assert_eq!(
+        Message::from_vec(&r).unwrap().answers.len(),
+        1,
+        "after {after}"
+    );
 }
 
 fn tcp_exchange(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
@@ -147,9 +172,16 @@ fn check_reply(what: &str, packet: &[u8], reply: Option<Vec<u8>>) {
     let m = Message::from_vec(&reply).unwrap_or_else(|e| panic!("{what}: unparseable reply: {e}"));
     assert_eq!(m.metadata.message_type, MessageType::Response, "{what}");
     if packet.len() >= 2 {
-        assert_eq!(m.metadata.id, u16::from_be_bytes([packet[0], packet[1]]), "{what}");
+        assert_eq!(
+            m.metadata.id,
+            u16::from_be_bytes([packet[0], packet[1]]),
+            "{what}"
+        );
     }
-    assert!(m.answers.is_empty(), "{what}: malformed input got an answer: {m:?}");
+    assert!(
+        m.answers.is_empty(),
+        "{what}: malformed input got an answer: {m:?}"
+    );
 }
 
 #[test]
@@ -158,11 +190,15 @@ fn malformed_packets_over_udp_never_break_the_server() {
     l.zone("example.test.toml", ZONE);
     let s = l.serve();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     for (what, packet) in corpus() {
         sock.send_to(&packet, s.addr).unwrap();
         let mut buf = [0u8; 1500];
-        let reply = sock.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec());
+        let reply = sock
+            .recv_from(&mut buf)
+            .ok()
+            .map(|(n, _)| buf[..n].to_vec());
         if what == "QR=1 (a response)" {
             assert!(reply.is_none(), "a response must never be answered");
         }

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::agents::{self, AgentsConfig, RawAgents};
 use super::error::{ConfigError, Locator};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerFile {
     server: RawServer,
+    agents: Option<RawAgents>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +26,8 @@ struct RawServer {
     log: String,
     #[serde(default)]
     udp_sockets: Option<usize>,
+    #[serde(default)]
+    report_listen: Option<SocketAddr>,
 }
 
 fn default_region() -> String {
@@ -45,6 +49,10 @@ pub struct ServerConfig {
     pub log: String,
     /// UDP sockets (SO_REUSEPORT) per listen address; default: one per core.
     pub udp_sockets: usize,
+    /// Where probe agents' reports are received (HTTP), when not on the control server.
+    pub report_listen: Option<SocketAddr>,
+    /// Distributed probing; `None`: this nameserver decides from its own probes alone.
+    pub agents: Option<AgentsConfig>,
 }
 
 impl ServerConfig {
@@ -60,6 +68,7 @@ impl ServerConfig {
             Some(span) => loc.error(span, e.message().to_string()),
             None => ConfigError::whole_file(path, e.message().to_string()),
         })?;
+        let agents = raw.agents.map(|a| agents::parse(&loc, a)).transpose()?;
         let raw = raw.server;
         if raw.listen.is_empty() {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
@@ -72,6 +81,8 @@ impl ServerConfig {
             region: raw.region,
             log: raw.log,
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
+            report_listen: raw.report_listen,
+            agents,
         })
     }
 }

@@ -70,6 +70,8 @@ pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         region: "local".into(),
         log: "info".into(),
         udp_sockets: 1,
+        report_listen: None,
+        agents: None,
     };
     let running = server::start(&cfg, zones).await?;
     let dns = running.dns_addrs[0];
