@@ -3,7 +3,8 @@
 //! ```text
 //!  zones/*.toml ──► config (parse, validate) ──► ZoneSet (typed, immutable)
 //!                                                   │
-//!  probe workers ──► health (fall/rise per target) ─┤──► HealthSnapshot (watch)
+//!  probe workers (this region) ─┐
+//!  probe agents (other regions) ┴► health (fall/rise per region ─► quorum) ─► HealthSnapshot
 //!                                                   ▼
 //!                         routing::build(ZoneSet, HealthSnapshot) ──► RoutingTable
 //!                                                   │   ArcSwap::store (whole table)
@@ -13,6 +14,7 @@
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
 //! a file. One updater task owns the writes.
 
+pub mod agent;
 pub mod config;
 pub mod demo;
 pub mod dns;

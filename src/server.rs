@@ -11,9 +11,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::agent::{self, ingest};
 use crate::config::ServerConfig;
 use crate::dns::{self, SharedTable};
-use crate::health::HealthMonitor;
+use crate::health::{DecisionConfig, HealthMonitor, MonitorOptions};
 use crate::routing::RoutingTable;
 use crate::updater;
 use crate::zone::ZoneSet;
@@ -26,6 +27,8 @@ const TCP_RESPONSE_BUFFER: usize = 32;
 pub struct Running {
     /// The addresses actually bound (port 0 resolved), UDP and TCP alike.
     pub dns_addrs: Vec<SocketAddr>,
+    /// Where probe agents' reports are received, when `[server] report_listen` is set.
+    pub report_addr: Option<SocketAddr>,
     pub table: SharedTable,
     pub zones_tx: watch::Sender<Arc<ZoneSet>>,
     pub shutdown: CancellationToken,
@@ -36,12 +39,13 @@ pub struct Running {
 
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
-    let (monitor, health_rx) = HealthMonitor::start(cfg.region.as_str().into(), zones.targets());
+    let mut tasks = tokio::task::JoinSet::new();
+    let (monitor, health_rx, report_addr) =
+        start_health(cfg, &zones, &shutdown, &mut tasks).await?;
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::default()));
     // The first table exists before any socket is open: no query ever sees an empty one.
     updater::rebuild(&table, &zones, &health_rx.borrow());
 
-    let mut tasks = tokio::task::JoinSet::new();
     let mut tcp = hickory_server::Server::new(dns::tcp::TcpHandler {
         table: table.clone(),
     });
@@ -71,6 +75,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
 
     Ok(Running {
         dns_addrs,
+        report_addr,
         table,
         zones_tx,
         shutdown,
@@ -78,6 +83,82 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         tasks,
         _monitor: monitor,
     })
+}
+
+type Health = (
+    HealthMonitor,
+    watch::Receiver<Arc<crate::health::HealthSnapshot>>,
+    Option<SocketAddr>,
+);
+
+/// Probing and deciding: this region's probers, and with `[agents]`, the reporter that
+/// shares their results with the other nameservers and the endpoint that takes reports.
+async fn start_health(
+    cfg: &ServerConfig,
+    zones: &ZoneSet,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<Health> {
+    let mut opts = MonitorOptions::local(cfg.region.as_str().into());
+    let Some(agents) = &cfg.agents else {
+        if cfg.report_listen.is_some() {
+            anyhow::bail!("[server] report_listen needs an [agents] section (the shared secret that authenticates reports)");
+        }
+        let (monitor, rx) = HealthMonitor::start_with(opts, zones.targets());
+        return Ok((monitor, rx, None));
+    };
+    let Some(listen) = cfg.report_listen else {
+        anyhow::bail!("[agents] is set but [server] report_listen is not: a nameserver must take the agents' reports somewhere");
+    };
+    opts.decisions = DecisionConfig {
+        staleness: agents.staleness,
+        mass_failure: agents.mass_failure,
+    };
+    // A nameserver is a probe of its own region: its results go to the other nameservers
+    // too, so every one decides from the same reports.
+    let mut reporter = None;
+    if !agents.report_to.is_empty() {
+        let (tee, rx) = tokio::sync::mpsc::channel(4096);
+        opts.tee = Some(tee);
+        reporter = Some(rx);
+    }
+    let sender = opts.sender.clone();
+    let region = opts.region.clone();
+    let (monitor, health_rx) = HealthMonitor::start_with(opts, zones.targets());
+    if let Some(rx) = reporter {
+        let (task, _stats) = agent::reporter::spawn(
+            agent::reporter::ReporterConfig {
+                region,
+                sender: sender.clone(),
+                secret: agents.secret.clone(),
+                destinations: agents.report_to.clone(),
+                batch: agents.batch,
+            },
+            rx,
+            shutdown.child_token(),
+        );
+        tasks.spawn(async move {
+            let _ = task.await;
+        });
+    }
+    let state =
+        ingest::IngestState::new(agents.clone(), sender, monitor.reports(), monitor.quorum());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot bind report_listen {listen}"))?;
+    let bound = listener.local_addr()?;
+    let app = ingest::router(state);
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "report listener stopped");
+        }
+    });
+    info!(%bound, "taking probe reports on HTTP");
+    Ok((monitor, health_rx, Some(bound)))
 }
 
 impl Running {
