@@ -15,11 +15,16 @@
 //! a file. One updater task owns the writes.
 
 pub mod agent;
+pub mod alerts;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod dns;
 pub mod health;
+pub mod metrics;
+pub mod operator;
 pub mod policy;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod updater;

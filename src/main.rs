@@ -72,6 +72,7 @@ fn main() -> ExitCode {
         Command::Check { path } => match config::load_zones(&path) {
             Ok(zones) => {
                 print!("{}", switchyard::zone::summary::summarize(&zones));
+                print!("{}", switchyard::zone::budget::report(&zones));
                 ExitCode::SUCCESS
             }
             Err(errors) => {
@@ -144,6 +145,10 @@ fn main() -> ExitCode {
 
 /// Tests and scripts read this line to learn the bound port.
 fn announce(running: &server::Running) {
+    // Before the DNS lines: a reader that stops at the first `dns=` has seen this one.
+    if let Some(a) = running.control_addr {
+        println!("listening control={a}");
+    }
     for a in &running.dns_addrs {
         println!("listening dns={a}");
     }

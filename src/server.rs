@@ -1,5 +1,6 @@
-//! Wiring for `switchyard serve`: bind sockets, start health monitoring, the table
-//! updater and the DNS transports, and stop them all with one token.
+//! Wiring for `switchyard serve`: bind sockets, start health monitoring, the operator
+//! state, the table updater, reloads, alerts, the control API (with the probe agents'
+//! report endpoint) and the DNS transports, and stop them all with one token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,11 +13,16 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::agent::{self, ingest};
+use crate::alerts::Alerts;
 use crate::config::ServerConfig;
+use crate::control::{self, auth::Auth, AppState};
 use crate::dns::{self, SharedTable};
 use crate::health::{DecisionConfig, HealthMonitor, MonitorOptions};
+use crate::metrics::Metrics;
+use crate::operator::Operator;
+use crate::reload::{ReloadHandle, Reloader};
 use crate::routing::RoutingTable;
-use crate::updater;
+use crate::updater::Updater;
 use crate::zone::ZoneSet;
 
 /// Idle TCP connections are closed after this long (RFC 7766 §6.2.3 suggests seconds).
@@ -27,24 +33,57 @@ const TCP_RESPONSE_BUFFER: usize = 32;
 pub struct Running {
     /// The addresses actually bound (port 0 resolved), UDP and TCP alike.
     pub dns_addrs: Vec<SocketAddr>,
-    /// Where probe agents' reports are received, when `[server] report_listen` is set.
+    /// The control API's bound address, when `[control]` is configured.
+    pub control_addr: Option<SocketAddr>,
+    /// A listener for probe reports of its own, when `[server] report_listen` is set.
     pub report_addr: Option<SocketAddr>,
     pub table: SharedTable,
-    pub zones_tx: watch::Sender<Arc<ZoneSet>>,
+    pub reload: ReloadHandle,
+    pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
     tcp: hickory_server::Server<dns::tcp::TcpHandler>,
     tasks: tokio::task::JoinSet<()>,
-    _monitor: HealthMonitor,
 }
 
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
+    let region: Arc<str> = cfg.region.as_str().into();
     let mut tasks = tokio::task::JoinSet::new();
-    let (monitor, health_rx, report_addr) =
-        start_health(cfg, &zones, &shutdown, &mut tasks).await?;
+    let (monitor, health_rx) = start_health(cfg, &zones, &shutdown, &mut tasks)?;
+    let metrics = Arc::new(Metrics::new(monitor.metrics()));
+    // Taken before the reloader owns the monitor.
+    let ingest_state = cfg.agents.as_ref().map(|agents| {
+        let m = metrics.clone();
+        ingest::IngestState::with_hook(
+            agents.clone(),
+            monitor.sender().clone(),
+            monitor.reports(),
+            monitor.quorum(),
+            Box::new(move |accepted| m.agent_report(accepted)),
+        )
+    });
+    let alerts = match &cfg.alerts {
+        Some(a) => Alerts::start(
+            a,
+            region.clone(),
+            metrics.clone(),
+            &mut tasks,
+            shutdown.clone(),
+        ),
+        None => Alerts::default(),
+    };
+    let zones = Arc::new(zones);
+    let (zones_tx, zones_rx) = watch::channel(zones.clone());
+    let (operator, overlay_rx) = Operator::new(zones_rx.clone(), alerts.clone(), metrics.clone());
+    tasks.spawn(operator.clone().run_expiry(shutdown.clone()));
+
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::default()));
+    let (mut updater, built_rx) =
+        Updater::new(table.clone(), metrics.clone(), alerts, zones.clone());
     // The first table exists before any socket is open: no query ever sees an empty one.
-    updater::rebuild(&table, &zones, &health_rx.borrow());
+    let first_health = health_rx.borrow().clone();
+    let first_overlay = overlay_rx.borrow().clone();
+    updater.rebuild(&zones, &first_health, &first_overlay);
 
     let mut tcp = hickory_server::Server::new(dns::tcp::TcpHandler {
         table: table.clone(),
@@ -65,51 +104,108 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         dns_addrs.push(bound);
     }
 
-    let (zones_tx, zones_rx) = watch::channel(Arc::new(zones));
-    tasks.spawn(updater::run(
-        table.clone(),
-        zones_rx,
-        health_rx,
-        shutdown.clone(),
-    ));
+    tasks.spawn(updater.run(zones_rx, health_rx, overlay_rx, shutdown.clone()));
+
+    let auth = match &cfg.control {
+        Some(c) => Some(Arc::new(Auth::new(c.token_file.clone(), c.open_reads)?)),
+        None => None,
+    };
+    let mut after: Vec<Box<dyn Fn() + Send + Sync>> = Vec::new();
+    if let Some(a) = &auth {
+        let a = a.clone();
+        after.push(Box::new(move || a.refresh()));
+    }
+    let (reload, reload_task) = Reloader {
+        zones_path: cfg.zones.clone(),
+        monitor,
+        zones_tx,
+        built: built_rx.clone(),
+        metrics: metrics.clone(),
+        after,
+    }
+    .start(shutdown.clone())?;
+    tasks.spawn(reload_task);
+
+    let mut control_addr = None;
+    if let (Some(c), Some(auth)) = (&cfg.control, auth) {
+        let listener = tokio::net::TcpListener::bind(c.listen)
+            .await
+            .with_context(|| format!("cannot bind the control API on {}", c.listen))?;
+        let bound = listener.local_addr()?;
+        let state = Arc::new(AppState {
+            table: table.clone(),
+            built: built_rx,
+            operator,
+            reload: reload.clone(),
+            metrics: metrics.clone(),
+            auth,
+            region,
+            dns_addrs: dns_addrs.clone(),
+            shutdown: shutdown.clone(),
+        });
+        let mut app = control::router(state.clone());
+        if let Some(ing) = &ingest_state {
+            // Reports carry their own signature; the votes follow the API's read policy.
+            app = app.merge(ingest::reports_router(ing.clone())).merge(
+                ingest::quorum_router(ing.clone()).route_layer(
+                    axum::middleware::from_fn_with_state(state, control::auth::guard),
+                ),
+            );
+        }
+        tasks.spawn(control::serve(listener, app, shutdown.clone()));
+        info!(%bound, open_reads = c.open_reads, "control API listening");
+        control_addr = Some(bound);
+    }
+
+    let mut report_addr = None;
+    if let (Some(listen), Some(ing)) = (cfg.report_listen, &ingest_state) {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot bind report_listen {listen}"))?;
+        let bound = listener.local_addr()?;
+        tasks.spawn(control::serve(
+            listener,
+            ingest::router(ing.clone()),
+            shutdown.clone(),
+        ));
+        info!(%bound, "taking probe reports on their own listener");
+        report_addr = Some(bound);
+    }
 
     Ok(Running {
         dns_addrs,
+        control_addr,
         report_addr,
         table,
-        zones_tx,
+        reload,
+        metrics,
         shutdown,
         tcp,
         tasks,
-        _monitor: monitor,
     })
 }
 
-type Health = (
-    HealthMonitor,
-    watch::Receiver<Arc<crate::health::HealthSnapshot>>,
-    Option<SocketAddr>,
-);
-
 /// Probing and deciding: this region's probers, and with `[agents]`, the reporter that
-/// shares their results with the other nameservers and the endpoint that takes reports.
-async fn start_health(
+/// shares their results with the other nameservers.
+fn start_health(
     cfg: &ServerConfig,
     zones: &ZoneSet,
     shutdown: &CancellationToken,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> anyhow::Result<Health> {
+) -> anyhow::Result<(
+    HealthMonitor,
+    watch::Receiver<Arc<crate::health::HealthSnapshot>>,
+)> {
     let mut opts = MonitorOptions::local(cfg.region.as_str().into());
     let Some(agents) = &cfg.agents else {
         if cfg.report_listen.is_some() {
             anyhow::bail!("[server] report_listen needs an [agents] section (the shared secret that authenticates reports)");
         }
-        let (monitor, rx) = HealthMonitor::start_with(opts, zones.targets());
-        return Ok((monitor, rx, None));
+        return Ok(HealthMonitor::start_with(opts, zones.targets()));
     };
-    let Some(listen) = cfg.report_listen else {
-        anyhow::bail!("[agents] is set but [server] report_listen is not: a nameserver must take the agents' reports somewhere");
-    };
+    if cfg.report_listen.is_none() && cfg.control.is_none() {
+        anyhow::bail!("[agents] is set but there is nowhere to take the agents' reports: add a [control] section or [server] report_listen");
+    }
     opts.decisions = DecisionConfig {
         staleness: agents.staleness,
         mass_failure: agents.mass_failure,
@@ -122,43 +218,21 @@ async fn start_health(
         opts.tee = Some(tee);
         reporter = Some(rx);
     }
-    let sender = opts.sender.clone();
-    let region = opts.region.clone();
-    let (monitor, health_rx) = HealthMonitor::start_with(opts, zones.targets());
+    let config = agent::reporter::ReporterConfig {
+        region: opts.region.clone(),
+        sender: opts.sender.clone(),
+        secret: agents.secret.clone(),
+        destinations: agents.report_to.clone(),
+        batch: agents.batch,
+    };
+    let started = HealthMonitor::start_with(opts, zones.targets());
     if let Some(rx) = reporter {
-        let (task, _stats) = agent::reporter::spawn(
-            agent::reporter::ReporterConfig {
-                region,
-                sender: sender.clone(),
-                secret: agents.secret.clone(),
-                destinations: agents.report_to.clone(),
-                batch: agents.batch,
-            },
-            rx,
-            shutdown.child_token(),
-        );
+        let (task, _stats) = agent::reporter::spawn(config, rx, shutdown.child_token());
         tasks.spawn(async move {
             let _ = task.await;
         });
     }
-    let state =
-        ingest::IngestState::new(agents.clone(), sender, monitor.reports(), monitor.quorum());
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot bind report_listen {listen}"))?;
-    let bound = listener.local_addr()?;
-    let app = ingest::router(state);
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "report listener stopped");
-        }
-    });
-    info!(%bound, "taking probe reports on HTTP");
-    Ok((monitor, health_rx, Some(bound)))
+    Ok(started)
 }
 
 impl Running {

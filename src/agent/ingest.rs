@@ -156,7 +156,11 @@ pub struct IngestState {
     quorum: QuorumHandle,
     replay: Mutex<ReplayGuard>,
     pub stats: Arc<IngestStats>,
+    /// Told of every report, accepted (true) or rejected: the control API's metrics.
+    on_report: Option<ReportHook>,
 }
+
+pub type ReportHook = Box<dyn Fn(bool) + Send + Sync>;
 
 impl IngestState {
     pub fn new(
@@ -172,14 +176,48 @@ impl IngestState {
             quorum,
             replay: Mutex::new(ReplayGuard::default()),
             stats: Arc::new(IngestStats::default()),
+            on_report: None,
         })
+    }
+
+    /// Like `new`, and `hook` hears of every report accepted (true) or rejected.
+    pub fn with_hook(
+        agents: AgentsConfig,
+        own_sender: Arc<str>,
+        reports: mpsc::Sender<Vec<Observation>>,
+        quorum: QuorumHandle,
+        hook: ReportHook,
+    ) -> Arc<IngestState> {
+        let mut st = Arc::into_inner(Self::new(agents, own_sender, reports, quorum))
+            .expect("just built, not shared");
+        st.on_report = Some(hook);
+        Arc::new(st)
+    }
+
+    fn reject(&self, why: Reject, detail: &dyn std::fmt::Display) -> Response {
+        if let Some(hook) = &self.on_report {
+            hook(false);
+        }
+        self.stats.reject(why, detail)
     }
 }
 
 /// `POST /v1/reports` and `GET /v1/quorum`.
 pub fn router(state: Arc<IngestState>) -> Router {
+    reports_router(state.clone()).merge(quorum_router(state))
+}
+
+/// `POST /v1/reports` alone: authenticated by its own signature, so it must not sit
+/// behind a bearer-token guard.
+pub fn reports_router(state: Arc<IngestState>) -> Router {
     Router::new()
         .route(REPORTS_PATH, post(post_report))
+        .with_state(state)
+}
+
+/// `GET /v1/quorum` alone, for a host to put behind its read policy.
+pub fn quorum_router(state: Arc<IngestState>) -> Router {
+    Router::new()
         .route(QUORUM_PATH, get(get_quorum))
         .with_state(state)
 }
@@ -192,7 +230,7 @@ async fn post_report(
     let stats = &st.stats;
     let bytes = match axum::body::to_bytes(body, MAX_REPORT_BYTES).await {
         Ok(b) => b,
-        Err(e) => return stats.reject(Reject::TooLarge, &e),
+        Err(e) => return st.reject(Reject::TooLarge, &e),
     };
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     if let Err(e) = auth::verify(
@@ -207,19 +245,19 @@ async fn post_report(
             AuthError::BadSignature => Reject::BadSignature,
             AuthError::Expired { .. } => Reject::Expired,
         };
-        return stats.reject(why, &e);
+        return st.reject(why, &e);
     }
     // Authenticated from here on.
     let report: Report<'_> = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
-        Err(e) => return stats.reject(Reject::Malformed, &e),
+        Err(e) => return st.reject(Reject::Malformed, &e),
     };
     if *report.sender == *st.own_sender {
         stats.own.fetch_add(1, Ordering::Relaxed);
         return StatusCode::NO_CONTENT.into_response();
     }
     if !st.agents.allows(&report.region) {
-        return stats.reject(
+        return st.reject(
             Reject::UnknownRegion,
             &format_args!("region {:?} is not in [agents] regions", report.region),
         );
@@ -230,7 +268,7 @@ async fn post_report(
         Instant::now(),
     );
     if !fresh {
-        return stats.reject(
+        return st.reject(
             Reject::Replayed,
             &format_args!("sender {} seq {}", report.sender, report.seq),
         );
@@ -242,6 +280,9 @@ async fn post_report(
     }
     stats.accepted.fetch_add(1, Ordering::Relaxed);
     stats.observations.fetch_add(n, Ordering::Relaxed);
+    if let Some(hook) = &st.on_report {
+        hook(true);
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -64,6 +64,7 @@ pub fn start(cfg: &ServerConfig, region: &str) -> anyhow::Result<Agent> {
             sender.clone(),
             tx.clone(),
             stop.child_token(),
+            Arc::default(),
         );
     }
     let (reporter, stats) = reporter::spawn(

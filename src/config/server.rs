@@ -1,4 +1,5 @@
-//! The server file (`switchyard.toml`): where to listen and where the zones are.
+//! The server file (`switchyard.toml`): where to listen, where the zones are, the control
+//! API and the alert webhooks.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,26 @@ use super::error::{ConfigError, Locator};
 struct ServerFile {
     server: RawServer,
     agents: Option<RawAgents>,
+    control: Option<RawControl>,
+    alerts: Option<RawAlerts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    listen: Option<toml::Spanned<String>>,
+    token_file: Option<PathBuf>,
+    #[serde(default)]
+    open_reads: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    webhooks: Vec<toml::Spanned<String>>,
+    attempts: Option<toml::Spanned<i64>>,
+    timeout: Option<toml::Spanned<String>>,
+    queue: Option<toml::Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +74,34 @@ pub struct ServerConfig {
     pub report_listen: Option<SocketAddr>,
     /// Distributed probing; `None`: this nameserver decides from its own probes alone.
     pub agents: Option<AgentsConfig>,
+    /// The control HTTP API; off unless the file has a `[control]` section.
+    pub control: Option<ControlConfig>,
+    /// Webhooks; off unless the file has an `[alerts]` section.
+    pub alerts: Option<AlertsConfig>,
+}
+
+/// Where operators and Prometheus reach the server, and who may change it.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub listen: SocketAddr,
+    /// A file holding the bearer token mutating requests need; `None`: read-only API.
+    pub token_file: Option<PathBuf>,
+    /// Let GET requests through without the token (for Prometheus and dashboards).
+    pub open_reads: bool,
+}
+
+/// The control API listens on loopback unless told otherwise: it can drain regions.
+pub const DEFAULT_CONTROL_LISTEN: &str = "127.0.0.1:8053";
+
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub webhooks: Vec<reqwest::Url>,
+    /// Tries per event and webhook, the first included.
+    pub attempts: u32,
+    /// Per request.
+    pub timeout: std::time::Duration,
+    /// Events waiting per webhook; more are dropped (and counted), never waited for.
+    pub queue: usize,
 }
 
 impl ServerConfig {
@@ -68,12 +117,19 @@ impl ServerConfig {
             Some(span) => loc.error(span, e.message().to_string()),
             None => ConfigError::whole_file(path, e.message().to_string()),
         })?;
-        let agents = raw.agents.map(|a| agents::parse(&loc, a)).transpose()?;
-        let raw = raw.server;
+        let ServerFile {
+            server: raw,
+            control: ctl,
+            alerts,
+            agents,
+        } = raw;
+        let agents = agents.map(|a| agents::parse(&loc, a)).transpose()?;
         if raw.listen.is_empty() {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        let control = raw_control(&loc, base, ctl)?;
+        let alerts = raw_alerts(&loc, alerts)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             listen: raw.listen,
@@ -83,8 +139,75 @@ impl ServerConfig {
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
             report_listen: raw.report_listen,
             agents,
+            control,
+            alerts,
         })
     }
+}
+
+fn raw_control(
+    loc: &Locator<'_>,
+    base: &Path,
+    raw: Option<RawControl>,
+) -> Result<Option<ControlConfig>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let listen = match &raw.listen {
+        None => DEFAULT_CONTROL_LISTEN.parse().expect("valid default"),
+        Some(s) => s
+            .get_ref()
+            .parse()
+            .map_err(|e| loc.error(s.span(), format!("[control] listen {:?}: {e}", s.get_ref())))?,
+    };
+    if raw.token_file.is_none() && !raw.open_reads {
+        return Err(ConfigError::whole_file(
+            loc.file(),
+            "[control] has neither token_file nor open_reads = true: nothing could use it",
+        ));
+    }
+    Ok(Some(ControlConfig {
+        listen,
+        token_file: raw.token_file.map(|f| base.join(f)),
+        open_reads: raw.open_reads,
+    }))
+}
+
+fn raw_alerts(
+    loc: &Locator<'_>,
+    raw: Option<RawAlerts>,
+) -> Result<Option<AlertsConfig>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let mut webhooks = Vec::new();
+    for w in &raw.webhooks {
+        let url = reqwest::Url::parse(w.get_ref())
+            .map_err(|e| loc.error(w.span(), format!("webhook {:?}: {e}", w.get_ref())))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(loc.error(w.span(), "a webhook URL must be http or https"));
+        }
+        webhooks.push(url);
+    }
+    let int = |v: &Option<toml::Spanned<i64>>, what: &str, lo: i64, hi: i64, default: i64| match v {
+        None => Ok(default),
+        Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
+        Some(s) => Err(loc.error(s.span(), format!("{what} out of range {lo}..={hi}"))),
+    };
+    let timeout = match &raw.timeout {
+        None => std::time::Duration::from_secs(5),
+        Some(s) => humantime::parse_duration(s.get_ref())
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(60))
+            .ok_or_else(|| {
+                loc.error(
+                    s.span(),
+                    format!("timeout {:?}: write e.g. \"5s\", at most 60s", s.get_ref()),
+                )
+            })?,
+    };
+    Ok(Some(AlertsConfig {
+        webhooks,
+        attempts: int(&raw.attempts, "attempts", 1, 20, 5)? as u32,
+        timeout,
+        queue: int(&raw.queue, "queue", 1, 100_000, 1024)? as usize,
+    }))
 }
 
 #[cfg(test)]
@@ -100,6 +223,35 @@ mod tests {
         .unwrap();
         assert_eq!(c.zones, PathBuf::from("/etc/sy/zones"));
         assert_eq!(c.region, "local");
+    }
+
+    #[test]
+    fn control_and_alerts_sections() {
+        let c = ServerConfig::parse(
+            Path::new("/etc/sy/switchyard.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"zones\"\n\
+             [control]\ntoken_file = \"token\"\n\
+             [alerts]\nwebhooks = [\"http://127.0.0.1:9/hook\"]\n",
+        )
+        .unwrap();
+        let ctl = c.control.unwrap();
+        assert_eq!(ctl.listen, DEFAULT_CONTROL_LISTEN.parse().unwrap());
+        assert_eq!(ctl.token_file, Some(PathBuf::from("/etc/sy/token")));
+        assert!(!ctl.open_reads);
+        let a = c.alerts.unwrap();
+        assert_eq!((a.attempts, a.queue), (5, 1024));
+        let e = ServerConfig::parse(
+            Path::new("s.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"z\"\n[alerts]\nwebhooks = [\"ftp://x\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.at.map(|a| a.0), Some(5), "{e}");
+        let e = ServerConfig::parse(
+            Path::new("s.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"z\"\n[control]\nlisten = \"nope\"\nopen_reads = true\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.at.map(|a| a.0), Some(5), "{e}");
     }
 
     #[test]

@@ -222,6 +222,26 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         }
     }
 
+    // A declared failover budget the checks and TTL cannot meet is an error in the file.
+    for p in &policies {
+        if let Some((max, at)) = p.max_failover {
+            let b = crate::zone::budget::policy_budget(p, &pools, &checks);
+            if b.visible > max {
+                cx.errors.push(ConfigError {
+                    file: file.to_path_buf(),
+                    at: Some(at),
+                    message: format!(
+                        "policy {}: worst-case failover {} exceeds max_failover {} ({})",
+                        p.label,
+                        crate::zone::budget::secs(b.visible),
+                        crate::zone::budget::secs(max),
+                        b.explain()
+                    ),
+                });
+            }
+        }
+    }
+
     Some(Zone {
         origin,
         file: file.to_path_buf(),
@@ -851,11 +871,25 @@ fn policy(
             )
         }
     };
+    let max_failover = match &e.max_failover {
+        None => None,
+        Some(m) => match humantime::parse_duration(m.get_ref()) {
+            Ok(d) if !d.is_zero() => Some((d, cx.loc.line_col(m.span().start))),
+            Ok(_) => return cx.err(m.span(), "max_failover must be more than 0s"),
+            Err(err) => {
+                return cx.err(
+                    m.span(),
+                    format!("max_failover {:?}: {err} (write e.g. \"60s\")", m.get_ref()),
+                )
+            }
+        },
+    };
     Some(Policy {
         label: e.name.get_ref().as_str().into(),
         name,
         ttl,
         kind,
         when_all_down,
+        max_failover,
     })
 }

@@ -148,4 +148,6 @@ pub struct PolicyEntry {
     #[serde(default)]
     pub pools: Vec<S<String>>,
     pub when_all_down: Option<S<String>>,
+    /// Longest acceptable time from a failure to resolvers seeing the new answer.
+    pub max_failover: Option<S<String>>,
 }

@@ -72,6 +72,8 @@ pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         udp_sockets: 1,
         report_listen: None,
         agents: None,
+        control: None,
+        alerts: None,
     };
     let running = server::start(&cfg, zones).await?;
     let dns = running.dns_addrs[0];

@@ -45,6 +45,7 @@ fn empty(rcode: ResponseCode) -> Lookup<'static> {
         authority: Vec::new(),
         additional: Vec::new(),
         scope: None,
+        counters: None,
     }
 }
 
@@ -67,6 +68,13 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
     });
 
     let finish = |rcode: ResponseCode, lookup: Lookup<'t>, edns: Option<Edns>| {
+        // The one metrics hook of the query path: a relaxed atomic increment.
+        crate::metrics::query::count(
+            table,
+            lookup.counters,
+            req.question.map(|q| q.query_type),
+            rcode,
+        );
         let mut metadata = reply_metadata(req.metadata, rcode);
         metadata.authoritative = lookup.authoritative;
         Reply {

@@ -78,6 +78,7 @@ pub fn handle_datagram<'o>(
                     authority: Vec::new(),
                     additional: Vec::new(),
                     scope: None,
+                    counters: None,
                 },
                 edns: None,
             };

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::guard::{self, Evidence};
+use super::metrics::HealthMetrics;
 use super::monitor::Observation;
 use super::quorum::{self, Tally};
 use super::snapshot::{HealthSnapshot, TargetStatus};
@@ -61,6 +62,7 @@ pub(crate) struct Aggregator {
     guard_window: Duration,
     pub(crate) generation: u64,
     unknown_observations: u64,
+    pub(crate) metrics: Arc<HealthMetrics>,
 }
 
 struct Entry {
@@ -218,6 +220,7 @@ impl Aggregator {
             guard_window: config.mass_failure.window.unwrap_or(Duration::ZERO),
             generation: 0,
             unknown_observations: 0,
+            metrics: Arc::default(),
         }
     }
 
@@ -231,6 +234,7 @@ impl Aggregator {
             vantages,
             local_region,
             config,
+            metrics,
             ..
         } = self;
         let Some(entry) = entries.get_mut(&obs.target) else {
@@ -276,6 +280,7 @@ impl Aggregator {
         }
         if let Some((old, new)) = transition {
             log_transition(&obs, old, new);
+            metrics.record_transition(&obs.target.check, &obs.region, new);
         }
         vote.reason = obs.reason;
         if !matches!(transition, Some((_, Health::Down))) {

@@ -66,6 +66,25 @@ pub enum ProbeReason {
     Setup(String),
 }
 
+impl ProbeReason {
+    /// A short, fixed name for metrics: `ok` for the passing results, else the kind of
+    /// failure, without the details that would make every label value unique.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeReason::Status(_) | ProbeReason::Connected => "ok",
+            ProbeReason::BadStatus(_) => "bad_status",
+            ProbeReason::BodyMismatch | ProbeReason::BodyTooLarge => "body_mismatch",
+            ProbeReason::Timeout => "timeout",
+            ProbeReason::Refused => "refused",
+            ProbeReason::Reset => "reset",
+            ProbeReason::Connect(_) => "connect",
+            ProbeReason::Tls(_) => "tls",
+            ProbeReason::Protocol(_) => "protocol",
+            ProbeReason::Setup(_) => "setup",
+        }
+    }
+}
+
 /// Building a [`Prober`] failed: a check the config accepted but the HTTP stack refuses.
 #[derive(Debug, thiserror::Error)]
 pub enum ProberError {

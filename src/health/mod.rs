@@ -11,6 +11,7 @@
 pub mod aggregate;
 pub mod check;
 pub mod guard;
+pub mod metrics;
 pub mod monitor;
 pub mod quorum;
 pub mod snapshot;
@@ -19,6 +20,7 @@ pub mod view;
 
 pub use aggregate::{DecisionConfig, Vantage};
 pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
+pub use metrics::HealthMetrics;
 pub use monitor::{HealthMonitor, MonitorOptions, Observation, QuorumHandle};
 pub use snapshot::{HealthSnapshot, TargetStatus};
 pub use state::{Health, TargetState};

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::aggregate::{Aggregator, DecisionConfig};
 use super::check::{ProbeOutcome, ProbeReason, Prober};
+use super::metrics::HealthMetrics;
 use super::snapshot::HealthSnapshot;
 use super::view::QuorumView;
 use crate::zone::{CheckSpec, Target};
@@ -45,8 +46,8 @@ const OBSERVATION_QUEUE: usize = 1024;
 const REPORT_QUEUE: usize = 256;
 
 /// Jitter applied to each interval, as a fraction: enough to spread probes that started
-/// together, small enough to keep the configured rate.
-const JITTER: f64 = 0.10;
+/// together, small enough to keep the configured rate. The failover budget counts it.
+const JITTER: f64 = crate::zone::PROBE_JITTER;
 
 /// How often the aggregator looks at what time alone changes: staleness, hold-downs and
 /// suspicions move within this of their due time.
@@ -104,6 +105,7 @@ pub struct HealthMonitor {
     probers: HashMap<Target, ProberTask>,
     stop: CancellationToken,
     aggregator: JoinHandle<()>,
+    metrics: Arc<HealthMetrics>,
 }
 
 struct ProberTask {
@@ -144,7 +146,14 @@ impl HealthMonitor {
         targets: BTreeMap<Target, Arc<CheckSpec>>,
     ) -> (HealthMonitor, watch::Receiver<Arc<HealthSnapshot>>) {
         let stop = CancellationToken::new();
-        let agg = spawn_aggregator(opts.region.clone(), opts.decisions, &targets, stop.clone());
+        let metrics = Arc::new(HealthMetrics::default());
+        let agg = spawn_aggregator(
+            opts.region.clone(),
+            opts.decisions,
+            &targets,
+            stop.clone(),
+            metrics.clone(),
+        );
         let probe_tx = match opts.tee {
             None => agg.observations.clone(),
             Some(tee) => relay(agg.observations.clone(), tee, stop.clone()),
@@ -160,6 +169,7 @@ impl HealthMonitor {
             probers: HashMap::new(),
             stop,
             aggregator: agg.task,
+            metrics,
         };
         for (target, spec) in targets {
             monitor.spawn_prober(target, spec);
@@ -197,6 +207,11 @@ impl HealthMonitor {
     /// A sender into the aggregator for a whole report at once (one sender, one region).
     pub fn reports(&self) -> mpsc::Sender<Vec<Observation>> {
         self.reports.clone()
+    }
+
+    /// Probe latencies, results and transitions, for `/metrics`.
+    pub fn metrics(&self) -> Arc<HealthMetrics> {
+        self.metrics.clone()
     }
 
     /// A handle for status: the votes and how they were decided.
@@ -238,6 +253,7 @@ impl HealthMonitor {
             self.sender.clone(),
             self.probe_tx.clone(),
             stop.clone(),
+            self.metrics.clone(),
         );
         self.probers.insert(target, ProberTask { spec, stop, task });
     }
@@ -258,6 +274,7 @@ pub fn spawn_prober(
     sender: Arc<str>,
     tx: mpsc::Sender<Observation>,
     stop: CancellationToken,
+    metrics: Arc<HealthMetrics>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         // Built once here rather than per tick: it holds the TLS config and root store.
@@ -268,17 +285,21 @@ pub fn spawn_prober(
                 Err(ProbeReason::Setup(e.to_string()))
             }
         };
+        let (check, kind) = (spec.id.clone(), spec.kind.name());
         let probe = move || {
             let prober = prober.clone();
+            let (metrics, check) = (metrics.clone(), check.clone());
             async move {
-                match prober {
+                let outcome = match prober {
                     Ok(p) => p.probe().await,
                     Err(reason) => ProbeOutcome {
                         ok: false,
                         reason,
                         latency: Duration::ZERO,
                     },
-                }
+                };
+                metrics.record_probe(&check, kind, &outcome);
+                outcome
             }
         };
         let from = (region, sender);
@@ -383,8 +404,10 @@ fn spawn_aggregator(
     decisions: DecisionConfig,
     targets: &BTreeMap<Target, Arc<CheckSpec>>,
     stop: CancellationToken,
+    metrics: Arc<HealthMetrics>,
 ) -> SpawnedAggregator {
     let mut agg = Aggregator::new(local_region, decisions);
+    agg.metrics = metrics;
     agg.set_targets(targets.clone());
     let (snap_tx, snap_rx) = watch::channel(Arc::new(agg.snapshot()));
     let (obs_tx, mut obs_rx) = mpsc::channel(OBSERVATION_QUEUE);
@@ -515,6 +538,7 @@ mod tests {
             DecisionConfig::default(),
             &BTreeMap::from([(t.clone(), spec)]),
             stop.clone(),
+            Arc::default(),
         );
         assert_eq!(rx.borrow_and_update().generation, 0);
         let within = Duration::from_secs(1);

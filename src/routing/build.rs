@@ -6,51 +6,90 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, RData, Record, RecordType};
 
+use super::overlay::{Forced, Overlay};
 use super::{Node, RoutingTable, ZoneTable};
 use crate::health::HealthSnapshot;
+use crate::metrics::query::QueryCounters;
 use crate::policy::{Compiled, PoolState, PoolStates};
 use crate::zone::{StartupState, Target, Zone, ZoneSet};
 
 pub fn build(zones: &ZoneSet, health: &HealthSnapshot, epoch: u64) -> RoutingTable {
+    build_with(zones, health, &Overlay::default(), epoch)
+}
+
+/// Build with operator overrides applied over measured health.
+pub fn build_with(
+    zones: &ZoneSet,
+    health: &HealthSnapshot,
+    overlay: &Overlay,
+    epoch: u64,
+) -> RoutingTable {
     RoutingTable {
         epoch,
-        zones: zones.zones.iter().map(|z| build_zone(z, health)).collect(),
+        zones: zones
+            .zones
+            .iter()
+            .map(|z| build_zone(z, health, overlay))
+            .collect(),
+        unmatched: Arc::default(),
     }
 }
 
-fn pool_states(zone: &Zone, health: &HealthSnapshot) -> PoolStates {
+/// A pool forced down is down with no healthy address, exactly as if it had failed (the
+/// all-down fallback included). A pool forced up is up with every address not forced
+/// down itself: the operator vouches for it, whatever the checks say.
+fn pool_states(
+    zone: &Zone,
+    origin: &LowerName,
+    health: &HealthSnapshot,
+    overlay: &Overlay,
+) -> PoolStates {
     let mut out = PoolStates::new();
     for pool in zone.pools.values() {
-        let healthy: Vec<_> = match &pool.check {
-            None => pool.addresses.clone(),
-            Some(check) => {
-                let spec = &zone.checks[check];
-                pool.addresses
-                    .iter()
-                    .copied()
-                    .filter(|addr| {
+        let forced_pool = overlay.pool(origin, &pool.name);
+        let healthy: Vec<_> = pool
+            .addresses
+            .iter()
+            .copied()
+            .filter(|addr| match overlay.address(origin, &pool.name, *addr) {
+                Some(f) => f == Forced::Up,
+                None if forced_pool == Some(Forced::Up) => true,
+                None => match &pool.check {
+                    None => true,
+                    Some(check) => {
+                        let spec = &zone.checks[check];
                         let t = Target {
                             check: spec.id.clone(),
                             addr: *addr,
                         };
                         health.is_up(&t).unwrap_or(spec.startup == StartupState::Up)
-                    })
-                    .collect()
-            }
-        };
-        out.insert(
-            pool.name.clone(),
-            PoolState {
+                    }
+                },
+            })
+            .collect();
+        let state = match forced_pool {
+            Some(Forced::Down) => PoolState {
+                up: false,
+                healthy: Vec::new(),
+                configured: pool.addresses.clone(),
+            },
+            Some(Forced::Up) => PoolState {
+                up: !healthy.is_empty(),
+                healthy,
+                configured: pool.addresses.clone(),
+            },
+            None => PoolState {
                 up: healthy.len() >= pool.min_healthy,
                 healthy,
                 configured: pool.addresses.clone(),
             },
-        );
+        };
+        out.insert(pool.name.clone(), state);
     }
     out
 }
 
-fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
+fn build_zone(zone: &Zone, health: &HealthSnapshot, overlay: &Overlay) -> ZoneTable {
     let origin_lower = LowerName::new(&zone.origin);
     let mut nodes: HashMap<LowerName, Node> = HashMap::new();
     let origin_labels = zone.origin.num_labels();
@@ -101,7 +140,7 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
         }
     }
 
-    let states = pool_states(zone, health);
+    let states = pool_states(zone, &origin_lower, health, overlay);
     let mut policies = Vec::with_capacity(zone.policies.len());
     for (i, p) in zone.policies.iter().enumerate() {
         ensure(&mut nodes, &p.name);
@@ -122,6 +161,8 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
         .map(|p| (p.name.clone(), p.region.clone(), states[&p.name].clone()))
         .collect();
     pools.sort_by(|a, b| a.0.cmp(&b.0));
+    // Fresh blocks; the updater swaps in the registry's before publishing.
+    let counters: Vec<Arc<QueryCounters>> = (0..=policies.len()).map(|_| Arc::default()).collect();
 
     ZoneTable {
         origin: zone.origin.clone(),
@@ -132,6 +173,7 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
         nodes,
         policies,
         pools,
+        counters,
     }
 }
 

@@ -7,6 +7,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::{Node, RoutingTable, ZoneTable};
+use crate::metrics::query::QueryCounters;
 use crate::policy::Client;
 
 /// A record borrowed from the table, or synthesized for this query (wildcard owner,
@@ -26,6 +27,8 @@ pub struct Lookup<'t> {
     pub additional: Vec<Rec<'t>>,
     /// ECS scope prefix length of the answer, when a policy decided it.
     pub scope: Option<u8>,
+    /// Where this query is counted: its zone's static names or the policy that answered.
+    pub counters: Option<&'t QueryCounters>,
 }
 
 impl Lookup<'_> {
@@ -37,6 +40,7 @@ impl Lookup<'_> {
             authority: Vec::new(),
             additional: Vec::new(),
             scope: None,
+            counters: None,
         }
     }
 }
@@ -134,6 +138,7 @@ impl RoutingTable {
             return Lookup::new(ResponseCode::Refused, false);
         };
         let mut out = Lookup::new(ResponseCode::NoError, true);
+        out.counters = zone.counters.first().map(AsRef::as_ref);
         let mut owner: Cow<'_, Name> = Cow::Borrowed(qname);
 
         for hop in 0..MAX_CHAIN {
@@ -164,6 +169,9 @@ impl RoutingTable {
 
             if let Some(pi) = node.policy {
                 let policy = &zone.policies[pi];
+                if let Some(c) = zone.counters.get(pi + 1) {
+                    out.counters = Some(c);
+                }
                 let (answer, scope) = policy.select(client);
                 let records: &[Record] = match qtype {
                     RecordType::A => &answer.a,

@@ -3,15 +3,18 @@
 
 mod build;
 mod lookup;
+pub mod overlay;
 
-pub use build::build;
+pub use build::{build, build_with};
 pub use lookup::{Lookup, Rec};
+pub use overlay::{Forced, Overlay};
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 
+use crate::metrics::query::QueryCounters;
 use crate::policy::{Compiled, PoolState};
 
 /// Everything the query path reads, for one epoch.
@@ -20,6 +23,8 @@ pub struct RoutingTable {
     /// Increases by one with every rebuild; logged and shown in status.
     pub epoch: u64,
     pub zones: Vec<ZoneTable>,
+    /// Counts queries outside every zone, and those rejected before a lookup.
+    pub unmatched: Arc<QueryCounters>,
 }
 
 /// One zone's names.
@@ -36,6 +41,8 @@ pub struct ZoneTable {
     pub policies: Vec<Compiled>,
     /// Pool states at build time, for logs and status.
     pub pools: Vec<(Arc<str>, Arc<str>, PoolState)>,
+    /// Query counters: `[0]` for static names, `[1 + i]` for `policies[i]`.
+    pub counters: Vec<Arc<QueryCounters>>,
 }
 
 #[derive(Debug, Default)]

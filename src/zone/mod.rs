@@ -12,7 +12,11 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, Record};
 
+pub mod budget;
 pub mod summary;
+
+/// Probes run every `interval` ± this fraction (see `health::monitor`).
+pub const PROBE_JITTER: f64 = 0.10;
 
 /// Every zone Switchyard serves, as one immutable value.
 #[derive(Debug, Clone, Default)]
@@ -175,6 +179,9 @@ pub struct Policy {
     pub ttl: u32,
     pub kind: PolicyKind,
     pub when_all_down: AllDown,
+    /// The operator's bound on failure-to-resolvers time, and where it was declared
+    /// (line, column), checked against [`budget::policy_budget`] at validation.
+    pub max_failover: Option<(Duration, (usize, usize))>,
 }
 
 #[derive(Debug, Clone)]

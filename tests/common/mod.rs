@@ -15,6 +15,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The control API's address, when the server file has `[control]`.
+    pub control: Option<SocketAddr>,
     pub log: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
 }
@@ -77,20 +79,28 @@ impl Layout {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(a) = line.strip_prefix("listening dns=") {
-                    let _ = tx.send(a.parse::<SocketAddr>().unwrap());
+                    let _ = tx.send((false, a.parse::<SocketAddr>().unwrap()));
+                } else if let Some(a) = line.strip_prefix("listening control=") {
+                    let _ = tx.send((true, a.parse::<SocketAddr>().unwrap()));
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("switchyard did not start; log:\n{}", log.lock().unwrap());
+        // The control line, when there is one, comes before the first DNS line.
+        let mut control = None;
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok((true, a)) => control = Some(a),
+                Ok((false, a)) => break a,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("switchyard did not start; log:\n{}", log.lock().unwrap());
+                }
             }
         };
         Server {
             child,
             addr,
+            control,
             log,
             _dir: self.dir,
         }
@@ -115,6 +125,25 @@ impl Server {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Send a signal (`"HUP"`, `"TERM"`...) to the server process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Wait for the process to exit on its own (after a signal), up to `deadline`.
+    pub fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let (status, _) = wait_for(deadline, "the server to exit", || {
+            self.child.try_wait().expect("try_wait")
+        });
+        status
     }
 }
 

@@ -1,0 +1,273 @@
+//! `GET /v1/explain?name=..&type=..&client=..[&ecs=ADDR/LEN]`: why this client gets
+//! this answer. Runs the same table lookup as a query, then lays out the path (zone,
+//! CNAME steps, policy), the state of every pool in the policy's order with its
+//! addresses' votes and overrides, and the rule that picked the answer.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use hickory_proto::rr::{LowerName, Name, RData, RecordType};
+use serde::{Deserialize, Serialize};
+
+use super::status::{address_status, AddressStatus};
+use super::{ApiError, AppState};
+use crate::policy::{Choice, Client};
+use crate::routing::Forced;
+use crate::zone::PolicyKind;
+
+#[derive(Deserialize)]
+pub struct ExplainQuery {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub qtype: Option<String>,
+    /// The resolver's address; default 127.0.0.1.
+    pub client: Option<IpAddr>,
+    /// An EDNS Client Subnet, `ADDR/LEN`.
+    pub ecs: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Explanation {
+    pub epoch: u64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub qtype: String,
+    pub client: IpAddr,
+    pub ecs: Option<String>,
+    pub rcode: String,
+    pub authoritative: bool,
+    pub zone: Option<String>,
+    /// The steps from the question to the answer, in words.
+    pub path: Vec<String>,
+    pub policy: Option<PolicyExplanation>,
+    pub answers: Vec<String>,
+    pub authority: Vec<String>,
+    /// ECS scope prefix length the answer carries.
+    pub scope: Option<u8>,
+}
+
+#[derive(Serialize)]
+pub struct PolicyExplanation {
+    pub label: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub ttl: u32,
+    pub when_all_down: &'static str,
+    pub choice: String,
+    pub why: String,
+    /// In the policy's order.
+    pub pools: Vec<PoolExplanation>,
+}
+
+#[derive(Serialize)]
+pub struct PoolExplanation {
+    pub name: String,
+    pub region: String,
+    pub up: bool,
+    pub forced: Option<Forced>,
+    pub healthy: Vec<IpAddr>,
+    pub min_healthy: usize,
+    pub verdict: String,
+    pub addresses: Vec<AddressStatus>,
+}
+
+pub async fn explain(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ExplainQuery>,
+) -> Result<Json<Explanation>, ApiError> {
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let fq = if q.name.ends_with('.') {
+        q.name.clone()
+    } else {
+        format!("{}.", q.name)
+    };
+    let qname = Name::from_ascii(&fq).map_err(|e| bad(format!("name {:?}: {e}", q.name)))?;
+    let qtype = match &q.qtype {
+        None => RecordType::A,
+        Some(t) => RecordType::from_str(&t.to_ascii_uppercase())
+            .map_err(|_| bad(format!("type {t:?}: not a record type")))?,
+    };
+    let subnet = match &q.ecs {
+        None => None,
+        Some(s) => {
+            let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+            let a: IpAddr = a
+                .parse()
+                .map_err(|_| bad(format!("ecs {s:?}: bad address")))?;
+            let l: u8 = l
+                .parse()
+                .map_err(|_| bad(format!("ecs {s:?}: bad prefix")))?;
+            Some((a, l))
+        }
+    };
+    let client_addr = q.client.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let client = Client {
+        addr: client_addr,
+        subnet,
+    };
+
+    let table = state.table.load_full();
+    let built = state.built.borrow().clone();
+    let lookup = table.lookup(&qname, qtype, &client);
+    let lower = LowerName::new(&qname);
+    let zone_table = table
+        .zones
+        .iter()
+        .filter(|z| LowerName::new(&z.origin).zone_of(&lower))
+        .max_by_key(|z| z.origin.num_labels());
+
+    let mut path = Vec::new();
+    let mut owner = qname.clone();
+    match zone_table {
+        None => path.push(format!("{qname} is in no zone served here: REFUSED")),
+        Some(z) => path.push(format!("{qname} is in zone {}", z.origin)),
+    }
+    for r in lookup.answers.iter() {
+        if let RData::CNAME(c) = &r.data {
+            path.push(format!("{} is a CNAME for {}", r.name, c.0));
+            owner = c.0.clone();
+        }
+    }
+
+    // The policy that answered, if the final owner is a policy name.
+    let owner_lower = LowerName::new(&owner);
+    let mut policy = None;
+    'zones: for z in built.zones.zones.iter() {
+        for p in &z.policies {
+            if LowerName::new(&p.name) != owner_lower {
+                continue;
+            }
+            let zlower = LowerName::new(&z.origin);
+            let zt = table.zones.iter().find(|t| t.origin == z.origin);
+            let compiled = zt.and_then(|t| t.policies.iter().find(|c| c.name == p.name));
+            let (answer, _) = match compiled {
+                Some(c) => c.select(&client),
+                None => break 'zones,
+            };
+            let PolicyKind::Failover { pools: order } = &p.kind;
+            let mut pools = Vec::new();
+            for name in order {
+                let pool = &z.pools[name];
+                let st = zt.and_then(|t| t.pools.iter().find(|(n, _, _)| n == name));
+                let (up, healthy) =
+                    st.map_or((false, Vec::new()), |(_, _, s)| (s.up, s.healthy.clone()));
+                let forced = built.overlay.pool(&zlower, name);
+                let verdict = match (forced, up) {
+                    (Some(Forced::Down), _) => {
+                        "down: forced down by an override or drill".to_string()
+                    }
+                    (Some(Forced::Up), _) => "up: forced up by an override".to_string(),
+                    (None, true) => format!(
+                        "up: {} of {} addresses healthy (min_healthy {})",
+                        healthy.len(),
+                        pool.addresses.len(),
+                        pool.min_healthy
+                    ),
+                    (None, false) => format!(
+                        "down: {} of {} addresses healthy, below min_healthy {}",
+                        healthy.len(),
+                        pool.addresses.len(),
+                        pool.min_healthy
+                    ),
+                };
+                let addresses = pool
+                    .addresses
+                    .iter()
+                    .map(|a| {
+                        address_status(
+                            z,
+                            &zlower,
+                            pool,
+                            *a,
+                            healthy.contains(a),
+                            &built.health,
+                            &built.overlay,
+                            &state.region,
+                        )
+                    })
+                    .collect();
+                pools.push(PoolExplanation {
+                    name: name.to_string(),
+                    region: pool.region.to_string(),
+                    up,
+                    forced,
+                    healthy,
+                    min_healthy: pool.min_healthy,
+                    verdict,
+                    addresses,
+                });
+            }
+            let why = match &answer.choice {
+                Choice::Pool(chosen) => {
+                    let skipped: Vec<String> = pools
+                        .iter()
+                        .take_while(|p| *p.name != **chosen)
+                        .map(|p| format!("{} is {}", p.name, p.verdict))
+                        .collect();
+                    if skipped.is_empty() {
+                        format!(
+                            "failover: {chosen} is the first pool in priority order and it is up"
+                        )
+                    } else {
+                        format!(
+                            "failover: {}; {chosen} is the first pool in priority order that is up",
+                            skipped.join("; ")
+                        )
+                    }
+                }
+                Choice::AllDown(mode) => format!(
+                    "failover: every pool is down, so when_all_down = {} applies",
+                    mode.as_str()
+                ),
+            };
+            path.push(format!(
+                "{} is answered by policy {} (failover over {})",
+                p.name,
+                p.label,
+                order
+                    .iter()
+                    .map(|s| s.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(" > ")
+            ));
+            path.push(why.clone());
+            policy = Some(PolicyExplanation {
+                label: p.label.to_string(),
+                name: p.name.to_string(),
+                kind: "failover",
+                ttl: p.ttl,
+                when_all_down: p.when_all_down.as_str(),
+                choice: answer.choice.to_string(),
+                why,
+                pools,
+            });
+            break 'zones;
+        }
+    }
+    if policy.is_none() && zone_table.is_some() {
+        path.push(format!(
+            "{owner} is answered from static records ({})",
+            lookup.rcode
+        ));
+    }
+
+    Ok(Json(Explanation {
+        epoch: table.epoch,
+        name: qname.to_string(),
+        qtype: qtype.to_string(),
+        client: client_addr,
+        ecs: q.ecs.clone(),
+        rcode: lookup.rcode.to_string(),
+        authoritative: lookup.authoritative,
+        zone: zone_table.map(|z| z.origin.to_string()),
+        path,
+        policy,
+        answers: lookup.answers.iter().map(|r| r.to_string()).collect(),
+        authority: lookup.authority.iter().map(|r| r.to_string()).collect(),
+        scope: lookup.scope,
+    }))
+}
