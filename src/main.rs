@@ -103,9 +103,14 @@ fn main() -> ExitCode {
             };
             run(async move {
                 let running = server::start(&cfg, zones).await?;
+                let stop = server::terminated();
                 announce(&running);
-                server::terminated().await;
+                stop.await;
+                tracing::info!(
+                    "shutting down: no new connections; finishing in-flight TCP answers"
+                );
                 running.stop().await;
+                tracing::info!("stopped");
                 Ok(())
             })
         }

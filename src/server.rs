@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -25,10 +24,6 @@ use crate::routing::RoutingTable;
 use crate::updater::Updater;
 use crate::zone::ZoneSet;
 
-/// Idle TCP connections are closed after this long (RFC 7766 §6.2.3 suggests seconds).
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-const TCP_RESPONSE_BUFFER: usize = 32;
-
 /// A running server.
 pub struct Running {
     /// The addresses actually bound (port 0 resolved), UDP and TCP alike.
@@ -41,7 +36,6 @@ pub struct Running {
     pub reload: ReloadHandle,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
-    tcp: hickory_server::Server<dns::tcp::TcpHandler>,
     tasks: tokio::task::JoinSet<()>,
 }
 
@@ -85,9 +79,6 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let first_overlay = overlay_rx.borrow().clone();
     updater.rebuild(&zones, &first_health, &first_overlay);
 
-    let mut tcp = hickory_server::Server::new(dns::tcp::TcpHandler {
-        table: table.clone(),
-    });
     let mut dns_addrs = Vec::new();
     for addr in &cfg.listen {
         let sockets = dns::udp::bind(*addr, cfg.udp_sockets)
@@ -99,7 +90,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         for s in sockets {
             tasks.spawn(dns::udp::serve(s, table.clone(), shutdown.clone()));
         }
-        tcp.register_listener(listener, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        tasks.spawn(dns::tcp::serve(listener, table.clone(), shutdown.clone()));
         info!(%bound, "serving DNS on UDP and TCP");
         dns_addrs.push(bound);
     }
@@ -180,7 +171,6 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         reload,
         metrics,
         shutdown,
-        tcp,
         tasks,
     })
 }
@@ -239,28 +229,27 @@ impl Running {
     /// Stop accepting, let in-flight TCP answers finish, and stop every task.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        let _ = self.tcp.shutdown_gracefully().await;
+        // The TCP tasks end once their connections have drained.
         while self.tasks.join_next().await.is_some() {}
     }
 }
 
-/// Resolve on SIGTERM or Ctrl-C.
-pub async fn terminated() {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not
+/// when it is first polled: call it before announcing readiness, or a signal sent right
+/// after the announcement would meet the default action (exit at once).
+pub fn terminated() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = ctrl_c => {},
             }
-        };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
+            return;
         }
+        let _ = ctrl_c.await;
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -13,7 +13,7 @@ use axum::Json;
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
-use super::status::{address_status, AddressStatus};
+use super::status::{address_status, AddressStatus, Sources};
 use super::{ApiError, AppState};
 use crate::policy::{Choice, Client};
 use crate::routing::Forced;
@@ -112,6 +112,11 @@ pub async fn explain(
 
     let table = state.table.load_full();
     let built = state.built.borrow().clone();
+    let sources = Sources {
+        health: &built.health,
+        overlay: &built.overlay,
+        region: &state.region,
+    };
     let lookup = table.lookup(&qname, qtype, &client);
     let lower = LowerName::new(&qname);
     let zone_table = table
@@ -177,18 +182,7 @@ pub async fn explain(
                 let addresses = pool
                     .addresses
                     .iter()
-                    .map(|a| {
-                        address_status(
-                            z,
-                            &zlower,
-                            pool,
-                            *a,
-                            healthy.contains(a),
-                            &built.health,
-                            &built.overlay,
-                            &state.region,
-                        )
-                    })
+                    .map(|a| address_status(z, &zlower, pool, *a, healthy.contains(a), &sources))
                     .collect();
                 pools.push(PoolExplanation {
                     name: name.to_string(),

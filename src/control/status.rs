@@ -99,6 +99,13 @@ pub fn ts(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// What an address's state is read from: health, overrides, and whose votes these are.
+pub struct Sources<'a> {
+    pub health: &'a HealthSnapshot,
+    pub overlay: &'a Overlay,
+    pub region: &'a str,
+}
+
 /// The per-address view shared by status and explain.
 pub fn address_status(
     zone: &Zone,
@@ -106,10 +113,9 @@ pub fn address_status(
     pool: &crate::zone::Pool,
     addr: IpAddr,
     serving: bool,
-    health: &HealthSnapshot,
-    overlay: &Overlay,
-    region: &str,
+    src: &Sources<'_>,
 ) -> AddressStatus {
+    let (health, overlay, region) = (src.health, src.overlay, src.region);
     let forced = overlay.address(origin, &pool.name, addr);
     let status = pool.check.as_ref().and_then(|c| {
         let spec = zone.checks.get(c)?;
@@ -147,6 +153,11 @@ pub fn address_status(
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
     let built = state.built.borrow().clone();
     let table = state.table.load_full();
+    let sources = Sources {
+        health: &built.health,
+        overlay: &built.overlay,
+        region: &state.region,
+    };
     let mut zones = Vec::new();
     for zone in &built.zones.zones {
         let origin = zone.origin.to_string();
@@ -191,18 +202,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
                 addresses: pool
                     .addresses
                     .iter()
-                    .map(|a| {
-                        address_status(
-                            zone,
-                            &lower,
-                            pool,
-                            *a,
-                            healthy.contains(a),
-                            &built.health,
-                            &built.overlay,
-                            &state.region,
-                        )
-                    })
+                    .map(|a| address_status(zone, &lower, pool, *a, healthy.contains(a), &sources))
                     .collect(),
             });
         }

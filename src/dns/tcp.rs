@@ -1,63 +1,183 @@
-//! TCP: hickory-server carries the connections (framing, idle timeouts); this handler
-//! answers from the same `respond` as UDP.
+//! TCP (RFC 7766): our own accept loop and connection reader, answering from the same
+//! `respond` as UDP.
+//!
+//! Kept here rather than in hickory-server's `register_listener` for one reason: on
+//! shutdown hickory drops its connection tasks, aborting answers in flight. Here a
+//! shutdown closes the listener and every connection that is between messages, while a
+//! connection that has received part of a message reads the rest, answers, and then
+//! closes, within [`DRAIN_LIMIT`].
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
-use hickory_server::net::runtime::Time;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
-use tracing::debug;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use super::respond::{respond, RequestView};
+use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::encode::encode;
+use super::respond::{respond, Reply, RequestView};
 use super::SharedTable;
+use crate::routing::{Lookup, RoutingTable};
 
-pub struct TcpHandler {
-    pub table: SharedTable,
+/// Idle connections are closed after this long (RFC 7766 §6.2.3 suggests seconds); it
+/// also bounds how long a client may take to send the rest of a message or read a reply.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// At shutdown, the longest we wait for answers in flight before abandoning them.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// After an accept error (e.g. out of file descriptors), pause rather than spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Accept connections until `shutdown`, then drain them.
+pub async fn serve(listener: TcpListener, table: SharedTable, shutdown: CancellationToken) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((stream, src)) => {
+                    conns.spawn(connection(stream, src, table.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    warn!(error = %e, "tcp accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    // From here new connections are refused.
+    drop(listener);
+    let open = conns.len();
+    let drained = tokio::time::timeout(DRAIN_LIMIT, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    match drained {
+        Ok(()) => info!(open, "tcp connections drained"),
+        Err(_) => warn!(
+            left = conns.len(),
+            "tcp connections still open after the drain limit; closing them"
+        ),
+    }
 }
 
-#[async_trait::async_trait]
-impl RequestHandler for TcpHandler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        // load_full: the table must outlive the await below.
-        let table = self.table.load_full();
-        let queries = request.queries.queries();
-        let view = RequestView {
-            metadata: &request.metadata,
-            question: queries.first().map(|q| q.original()),
-            question_count: queries.len(),
-            edns: request.edns.as_ref(),
-            src: request.src().ip(),
-        };
-        let reply = respond(&table, &view);
-        let mut builder = MessageResponseBuilder::from_message_request(request);
-        if let Some(edns) = &reply.edns {
-            builder.edns(edns);
-        }
-        let response = builder.build(
-            reply.metadata,
-            reply.lookup.answers.iter().map(AsRef::as_ref),
-            reply.lookup.authority.iter().map(AsRef::as_ref),
-            std::iter::empty(),
-            reply.lookup.additional.iter().map(AsRef::as_ref),
-        );
-        match response_handle.send_response(response).await {
-            Ok(info) => info,
-            Err(e) => {
-                debug!(error = %e, "tcp send failed");
-                let mut m = Metadata::new(
-                    request.metadata.id,
-                    MessageType::Response,
-                    request.metadata.op_code,
-                );
-                m.response_code = ResponseCode::ServFail;
-                ResponseInfo::from(Header {
-                    metadata: m,
-                    counts: HeaderCounts::default(),
-                })
+async fn connection(
+    mut stream: TcpStream,
+    src: SocketAddr,
+    table: SharedTable,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    // Bytes received and not yet answered: a message may arrive in pieces, or several
+    // at once (pipelining, RFC 7766 §6.2.1.1); they are answered in order.
+    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(512);
+    let mut frame = Vec::with_capacity(514);
+    loop {
+        if buf.len() >= 2 {
+            let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+            if buf.len() >= 2 + len {
+                let answered = {
+                    let table = table.load();
+                    answer(&table, &buf[2..2 + len], src, &mut out)
+                };
+                buf.drain(..2 + len);
+                if answered {
+                    frame.clear();
+                    frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
+                    frame.extend_from_slice(&out);
+                    match tokio::time::timeout(IDLE_TIMEOUT, stream.write_all(&frame)).await {
+                        Ok(Ok(())) => {}
+                        _ => return,
+                    }
+                }
+                continue;
             }
+        }
+        let read = if buf.is_empty() {
+            // Between messages: here, and only here, shutdown or idleness ends it.
+            tokio::select! {
+                biased;
+                r = stream.read_buf(&mut buf) => r,
+                _ = shutdown.cancelled() => match stream.try_read_buf(&mut buf) {
+                    // Bytes that arrived before the shutdown are a message in flight.
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => return,
+                },
+                _ = tokio::time::sleep(IDLE_TIMEOUT) => return,
+            }
+        } else {
+            match tokio::time::timeout(IDLE_TIMEOUT, stream.read_buf(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => return,
+            }
+        };
+        match read {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                debug!(%src, error = %e, "tcp read failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Answer one message into `out`; false: send nothing (a response, or no header).
+fn answer(table: &RoutingTable, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+    let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
+        return false;
+    };
+    if header.metadata.message_type == MessageType::Response {
+        return false;
+    }
+    let message = match Message::from_vec(packet) {
+        Ok(m) => m,
+        Err(e) => {
+            debug!(%src, error = %e, "malformed query over tcp");
+            let mut m = Metadata::new(
+                header.metadata.id,
+                MessageType::Response,
+                header.metadata.op_code,
+            );
+            m.recursion_desired = header.metadata.recursion_desired;
+            m.response_code = ResponseCode::FormErr;
+            let reply = Reply {
+                metadata: m,
+                lookup: Lookup {
+                    rcode: ResponseCode::FormErr,
+                    authoritative: false,
+                    answers: Vec::new(),
+                    authority: Vec::new(),
+                    additional: Vec::new(),
+                    scope: None,
+                    counters: None,
+                },
+                edns: None,
+            };
+            return encode(&reply, None, u16::MAX, out).is_ok();
+        }
+    };
+    let view = RequestView {
+        metadata: &message.metadata,
+        question: message.queries.first(),
+        question_count: message.queries.len(),
+        edns: message.edns.as_ref(),
+        src: src.ip(),
+    };
+    let reply = respond(table, &view);
+    match encode(&reply, view.question, u16::MAX, out) {
+        Ok(_) => true,
+        Err(e) => {
+            warn!(%src, error = %e, "could not encode reply");
+            false
         }
     }
 }
