@@ -45,6 +45,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let mut tasks = tokio::task::JoinSet::new();
     let (monitor, health_rx) = start_health(cfg, &zones, &shutdown, &mut tasks)?;
     let metrics = Arc::new(Metrics::new(monitor.metrics()));
+    let quorum = monitor.quorum();
     // Taken before the reloader owns the monitor.
     let ingest_state = cfg.agents.as_ref().map(|agents| {
         let m = metrics.clone();
@@ -133,6 +134,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
             region,
             dns_addrs: dns_addrs.clone(),
             shutdown: shutdown.clone(),
+            quorum,
         });
         let mut app = control::router(state.clone());
         if let Some(ing) = &ingest_state {

@@ -177,11 +177,15 @@ impl World {
 
     /// Nameserver `ns`'s votes and report counters (`GET /v1/quorum`).
     fn quorum(&self, ns: usize) -> Option<Value> {
+        self.get(ns, "/v1/quorum")
+    }
+
+    fn get(&self, ns: usize, path: &str) -> Option<Value> {
         let out = self
             .net
             .cmd(ns, "curl")
             .args(["-sf", "--max-time", "2"])
-            .arg(format!("http://{}:8053/v1/quorum", nameserver(ns)))
+            .arg(format!("http://{}:8053{path}", nameserver(ns)))
             .output()
             .expect("curl is required (scripts/test.sh installs it)");
         serde_json::from_slice(&out.stdout).ok()
@@ -288,6 +292,28 @@ fn quorum_across_three_regions_in_network_namespaces() {
             .unwrap();
         println!("nameserver {ns}: region 3 says backend 1 is down ({reason}); decided up by 2 of 3 regions");
     }
+    // The operator's status shows the split per region too.
+    let status = w.get(1, "/v1/status").unwrap();
+    let regions = &status["zones"][0]["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "p1")
+        .unwrap()["addresses"][0]["regions"];
+    let mut split: Vec<String> = regions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["region"].as_str().unwrap(),
+                r["health"].as_str().unwrap()
+            )
+        })
+        .collect();
+    split.sort();
+    assert_eq!(split, ["r1:up", "r2:up", "r3:down"], "{status}");
     // Region 3 has now seen `fall` failures and said so; had it decided alone, the answer
     // would have moved by now. Both still answer backend 1.
     assert!(both_answer(&w, &backend(1)), "{}", w.logs());

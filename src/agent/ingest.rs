@@ -356,6 +356,7 @@ mod tests {
                 sender: "ns1".into(),
                 decisions: DecisionConfig::default(),
                 tee: None,
+                local_probes: true,
             },
             BTreeMap::from([(target.clone(), spec)]),
         );

@@ -97,13 +97,11 @@ pub fn spawn(
         let mut tick = tokio::time::interval(cfg.batch);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // The tick before the queue: under a steady stream of results the batch must
+            // still go out on time.
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
-                o = rx.recv() => match o {
-                    Some(o) => batch.push(WireObservation::from_observation(&o)),
-                    None => break,
-                },
                 _ = tick.tick() => {
                     if batch.is_empty() {
                         continue;
@@ -121,6 +119,10 @@ pub fn spawn(
                     }
                     batch.clear();
                 }
+                o = rx.recv() => match o {
+                    Some(o) => batch.push(WireObservation::from_observation(&o)),
+                    None => break,
+                },
             }
         }
         stop.cancel();

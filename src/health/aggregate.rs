@@ -22,7 +22,7 @@ use super::monitor::Observation;
 use super::quorum::{self, Tally};
 use super::snapshot::{HealthSnapshot, TargetStatus};
 use super::state::{Health, TargetState};
-use super::view::{QuorumView, TargetView, VantageView, VoteView};
+use super::view::{QuorumView, RegionView, TargetView, VantageView, VoteView};
 use crate::config::agents::{MassFailure, Staleness};
 use crate::zone::{CheckSpec, Target};
 
@@ -47,9 +47,38 @@ pub struct Vantage {
 }
 
 impl Vantage {
+    /// Identity by pointer: every name in the aggregator is interned (see `Names`).
     fn is(&self, region: &Arc<str>, sender: &Arc<str>) -> bool {
-        (Arc::ptr_eq(&self.sender, sender) || self.sender == *sender)
-            && (Arc::ptr_eq(&self.region, region) || self.region == *region)
+        Arc::ptr_eq(&self.sender, sender) && Arc::ptr_eq(&self.region, region)
+    }
+}
+
+/// Region and sender names, one `Arc` per distinct name, so comparing two is comparing
+/// pointers: with dozens of probers per target, string comparisons would dominate.
+#[derive(Default)]
+struct Names {
+    all: HashSet<Arc<str>>,
+    /// The last name looked up and its interned copy: a report's results share one
+    /// region and one sender, so most lookups end here.
+    last: Option<(Arc<str>, Arc<str>)>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        if let Some((seen, interned)) = &self.last {
+            if Arc::ptr_eq(seen, name) {
+                return interned.clone();
+            }
+        }
+        let interned = match self.all.get(&**name) {
+            Some(x) => x.clone(),
+            None => {
+                self.all.insert(name.clone());
+                name.clone()
+            }
+        };
+        self.last = Some((name.clone(), interned.clone()));
+        interned
     }
 }
 
@@ -63,10 +92,13 @@ pub(crate) struct Aggregator {
     pub(crate) generation: u64,
     unknown_observations: u64,
     pub(crate) metrics: Arc<HealthMetrics>,
+    regions: Names,
+    senders: Names,
 }
 
 struct Entry {
     spec: Arc<CheckSpec>,
+    /// Kept grouped by region, so a region's votes are neighbours.
     votes: Vec<Vote>,
     /// The quorum's latest decision.
     decided: Health,
@@ -127,30 +159,35 @@ impl Entry {
     /// The regions' verdicts from fresh, trusted votes. A region is up when any of its
     /// vantage points sees the target up: one prober's broken path must not speak for it.
     fn tally(&self, now: Instant, staleness: Staleness) -> Tally {
-        let counts = |v: &Vote| {
-            !v.suspected && v.state.health() != Health::Unknown && self.fresh(v, now, staleness)
-        };
+        let window = staleness.window(self.spec.interval);
         let mut t = Tally::default();
-        for (i, v) in self.votes.iter().enumerate() {
-            if !counts(v) {
-                continue;
-            }
-            // Votes are few: a quadratic scan beats allocating a map per decision.
-            if self.votes[..i]
-                .iter()
-                .any(|w| counts(w) && w.vantage.region == v.vantage.region)
-            {
-                continue;
-            }
-            let up = self.votes[i..].iter().any(|w| {
-                counts(w) && w.vantage.region == v.vantage.region && w.state.health() == Health::Up
-            });
-            if up {
-                t.up += 1;
-            } else {
-                t.down += 1;
+        // One pass over region groups: (region, any counting vote, any up).
+        let mut group: Option<(&Arc<str>, bool, bool)> = None;
+        let close = |g: Option<(&Arc<str>, bool, bool)>, t: &mut Tally| match g {
+            Some((_, true, true)) => t.up += 1,
+            Some((_, true, false)) => t.down += 1,
+            _ => {}
+        };
+        for v in &self.votes {
+            let counts = !v.suspected
+                && v.state.health() != Health::Unknown
+                && now.saturating_duration_since(v.last_seen) <= window;
+            match &mut group {
+                Some((region, any, up)) if Arc::ptr_eq(region, &v.vantage.region) => {
+                    *any |= counts;
+                    *up |= counts && v.state.health() == Health::Up;
+                }
+                _ => {
+                    close(group.take(), &mut t);
+                    group = Some((
+                        &v.vantage.region,
+                        counts,
+                        counts && v.state.health() == Health::Up,
+                    ));
+                }
             }
         }
+        close(group, &mut t);
         t
     }
 
@@ -212,6 +249,8 @@ impl Entry {
 
 impl Aggregator {
     pub(crate) fn new(local_region: Arc<str>, config: DecisionConfig) -> Aggregator {
+        let mut regions = Names::default();
+        let local_region = regions.intern(&local_region);
         Aggregator {
             local_region,
             config,
@@ -221,6 +260,8 @@ impl Aggregator {
             generation: 0,
             unknown_observations: 0,
             metrics: Arc::default(),
+            regions,
+            senders: Names::default(),
         }
     }
 
@@ -229,6 +270,8 @@ impl Aggregator {
     /// A result that changes nothing is kept (reason, latency) for the next snapshot but not
     /// published: each publication makes routing rebuild its whole table.
     pub(crate) fn observe(&mut self, obs: Observation, now: Instant) -> bool {
+        let region = self.regions.intern(&obs.region);
+        let sender = self.senders.intern(&obs.sender);
         let Self {
             entries,
             vantages,
@@ -245,28 +288,35 @@ impl Aggregator {
         let i = match entry
             .votes
             .iter()
-            .position(|v| v.vantage.is(&obs.region, &obs.sender))
+            .position(|v| v.vantage.is(&region, &sender))
         {
             Some(i) => i,
             None => {
-                let vantage = Vantage {
-                    region: obs.region.clone(),
-                    sender: obs.sender.clone(),
-                };
+                let vantage = Vantage { region, sender };
                 let vs = vantages.entry(vantage.clone()).or_insert_with(|| {
                     info!(region = %obs.region, sender = %obs.sender, "new probe vantage point");
                     VantageState::default()
                 });
                 vs.votes += 1;
-                entry.votes.push(Vote {
-                    vantage,
-                    state: TargetState::new(),
-                    last_seen: now,
-                    suspected: vs.suspicion.is_some(),
-                    reason: String::new(),
-                    latency: Duration::ZERO,
-                });
-                entry.votes.len() - 1
+                // Beside its region's other votes, for `tally`.
+                let at = entry
+                    .votes
+                    .iter()
+                    .rposition(|v| Arc::ptr_eq(&v.vantage.region, &vantage.region))
+                    .map_or(entry.votes.len(), |i| i + 1);
+                let suspected = vs.suspicion.is_some();
+                entry.votes.insert(
+                    at,
+                    Vote {
+                        vantage,
+                        state: TargetState::new(),
+                        last_seen: now,
+                        suspected,
+                        reason: String::new(),
+                        latency: Duration::ZERO,
+                    },
+                );
+                at
             }
         };
         let (fall, rise) = (entry.spec.fall, entry.spec.rise);
@@ -274,7 +324,7 @@ impl Aggregator {
         let transition = vote.state.observe(obs.ok, fall, rise);
         vote.last_seen = now;
         vote.latency = obs.latency;
-        if obs.region == *local_region {
+        if Arc::ptr_eq(&vote.vantage.region, local_region) {
             entry.status.last_reason.clone_from(&obs.reason);
             entry.status.latency = Some(obs.latency);
         }
@@ -461,6 +511,10 @@ impl Aggregator {
                 keep
             });
         }
+        // A name only the table itself holds belongs to nobody any more.
+        for names in [&mut self.regions, &mut self.senders] {
+            names.all.retain(|n| Arc::strong_count(n) > 1);
+        }
         vantages.retain(|v, s| {
             let keep = s.votes > 0;
             if !keep {
@@ -547,6 +601,27 @@ impl Aggregator {
                     })
                     .collect();
                 votes.sort_by(|a, b| (&a.region, &a.sender).cmp(&(&b.region, &b.sender)));
+                let mut regions: Vec<RegionView> = Vec::new();
+                for v in &votes {
+                    if regions.iter().any(|r| r.region == v.region) {
+                        continue;
+                    }
+                    let same = || votes.iter().filter(|x| x.region == v.region);
+                    let counted = || same().filter(|x| x.fresh && !x.suspected);
+                    let health = if counted().any(|x| x.health == "up") {
+                        "up"
+                    } else if counted().any(|x| x.health == "down") {
+                        "down"
+                    } else if same().any(|x| x.fresh && x.suspected) {
+                        "suspected"
+                    } else {
+                        "unknown"
+                    };
+                    regions.push(RegionView {
+                        region: v.region.clone(),
+                        health,
+                    });
+                }
                 TargetView {
                     target: t.to_string(),
                     check: t.check.to_string(),
@@ -559,6 +634,7 @@ impl Aggregator {
                     disagreement: tally.split(),
                     frozen: e.frozen,
                     held_down_ms: e.held_until.map(|u| ms(u.saturating_duration_since(now))),
+                    regions,
                     votes,
                 }
             })

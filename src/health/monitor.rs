@@ -79,6 +79,9 @@ pub struct MonitorOptions {
     /// Also hand every local result to this sender (the reporter that shares them with
     /// the other nameservers); dropped when it is full rather than slowing the probers.
     pub tee: Option<mpsc::Sender<Observation>>,
+    /// Probe the targets from here (the default). Off, this process only aggregates what
+    /// is reported to it: benchmarks of the report path.
+    pub local_probes: bool,
 }
 
 impl MonitorOptions {
@@ -88,6 +91,7 @@ impl MonitorOptions {
             sender: process_sender(),
             decisions: DecisionConfig::default(),
             tee: None,
+            local_probes: true,
         }
     }
 }
@@ -106,6 +110,7 @@ pub struct HealthMonitor {
     stop: CancellationToken,
     aggregator: JoinHandle<()>,
     metrics: Arc<HealthMetrics>,
+    local_probes: bool,
 }
 
 struct ProberTask {
@@ -154,6 +159,7 @@ impl HealthMonitor {
             stop.clone(),
             metrics.clone(),
         );
+        let local_probes = opts.local_probes;
         let probe_tx = match opts.tee {
             None => agg.observations.clone(),
             Some(tee) => relay(agg.observations.clone(), tee, stop.clone()),
@@ -170,9 +176,12 @@ impl HealthMonitor {
             stop,
             aggregator: agg.task,
             metrics,
+            local_probes,
         };
-        for (target, spec) in targets {
-            monitor.spawn_prober(target, spec);
+        if local_probes {
+            for (target, spec) in targets {
+                monitor.spawn_prober(target, spec);
+            }
         }
         (monitor, agg.snapshots)
     }
@@ -193,7 +202,7 @@ impl HealthMonitor {
         // aggregator unaware of them.
         let _ = self.targets_tx.send(targets.clone());
         for (target, spec) in targets {
-            if !self.probers.contains_key(&target) {
+            if self.local_probes && !self.probers.contains_key(&target) {
                 self.spawn_prober(target, spec);
             }
         }
@@ -389,6 +398,24 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(rand::thread_rng().gen_range(1.0 - JITTER..=1.0 + JITTER))
 }
 
+enum Input {
+    One(Observation),
+    Many(Vec<Observation>),
+}
+
+/// The next local result or remote report, taken fairly: neither source can starve the
+/// other (`select!` without `biased` picks among the ready ones at random).
+async fn next_input(
+    obs: &mut mpsc::Receiver<Observation>,
+    reports: &mut mpsc::Receiver<Vec<Observation>>,
+) -> Option<Input> {
+    tokio::select! {
+        Some(o) = obs.recv() => Some(Input::One(o)),
+        Some(b) = reports.recv() => Some(Input::Many(b)),
+        else => None,
+    }
+}
+
 /// The aggregator task's inputs and output.
 struct SpawnedAggregator {
     observations: mpsc::Sender<Observation>,
@@ -423,20 +450,25 @@ fn spawn_aggregator(
                 _ = stop.cancelled() => return,
                 // Target changes first: a removed target's late results are then dropped.
                 Some(targets) = targets_rx.recv() => agg.set_targets(targets),
-                Some(obs) = obs_rx.recv() => agg.observe(obs, Instant::now()),
-                Some(batch) = rep_rx.recv() => {
-                    let now = Instant::now();
-                    let mut changed = false;
-                    for obs in batch {
-                        changed |= agg.observe(obs, now);
-                    }
-                    changed
-                }
+                // Time and status before results, so a flood of reports can't hold them off.
+                _ = sweep.tick() => agg.sweep(Instant::now()),
                 Some(reply) = view_rx.recv() => {
                     let _ = reply.send(agg.view(Instant::now()));
                     false
                 }
-                _ = sweep.tick() => agg.sweep(Instant::now()),
+                Some(input) = next_input(&mut obs_rx, &mut rep_rx) => {
+                    let now = Instant::now();
+                    match input {
+                        Input::One(obs) => agg.observe(obs, now),
+                        Input::Many(batch) => {
+                            let mut changed = false;
+                            for obs in batch {
+                                changed |= agg.observe(obs, now);
+                            }
+                            changed
+                        }
+                    }
+                }
             };
             if changed {
                 agg.generation += 1;

@@ -53,7 +53,16 @@ pub struct TargetView {
     pub frozen: bool,
     /// Time left before a recovered target takes traffic again.
     pub held_down_ms: Option<u64>,
+    /// Each region's verdict, as the quorum counts it.
+    pub regions: Vec<RegionView>,
     pub votes: Vec<VoteView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RegionView {
+    pub region: String,
+    /// `up`, `down`, `unknown` (nothing fresh) or `suspected` (set aside by the guard).
+    pub health: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
