@@ -3,10 +3,11 @@
 //! ```text
 //!  zones/*.toml ──► config (parse, validate) ──► ZoneSet (typed, immutable)
 //!                                                   │
-//!  probe workers (this region) ─┐
-//!  probe agents (other regions) ┴► health (fall/rise per region ─► quorum) ─► HealthSnapshot
+//!  probe workers (this region) ──┐
+//!  probe agents (other regions) ─┴► health (per-prober fall/rise, quorum) ──► HealthSnapshot (watch)
+//!  control API ──► operator (overrides, drills) ────┤──► Overlay (watch)
 //!                                                   ▼
-//!                         routing::build(ZoneSet, HealthSnapshot) ──► RoutingTable
+//!                 routing::build_with(ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
 //!                                                   │   ArcSwap::store (whole table)
 //!  UDP/TCP query ──► dns::respond ──► table.lookup() ──► policy.select(client) ──► answer
 //! ```

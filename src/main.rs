@@ -50,6 +50,9 @@ enum Command {
         zones: PathBuf,
         #[arg(long, default_value = "127.0.0.1:5353")]
         listen: std::net::SocketAddr,
+        /// The control API (status, metrics, overrides, drills).
+        #[arg(long, default_value = switchyard::config::server::DEFAULT_CONTROL_LISTEN)]
+        control: std::net::SocketAddr,
     },
 }
 
@@ -141,9 +144,13 @@ fn main() -> ExitCode {
             init_logging("warn");
             run(demo::serve_backend(listen, control))
         }
-        Command::Demo { zones, listen } => {
+        Command::Demo {
+            zones,
+            listen,
+            control,
+        } => {
             init_logging("info");
-            run(demo::run(zones, listen))
+            run(demo::run(zones, listen, control))
         }
     }
 }

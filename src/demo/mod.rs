@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tracing::info;
 
+use crate::config::server::ControlConfig;
 use crate::config::{self, ServerConfig};
 use crate::server;
 use crate::zone::CheckKind;
@@ -19,7 +20,11 @@ use backend::{control_router, Backend};
 /// Each demo backend's control API listens on its own address at this port.
 pub const CONTROL_PORT: u16 = 9000;
 
-pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+pub async fn run(
+    zones_dir: PathBuf,
+    listen: SocketAddr,
+    control: SocketAddr,
+) -> anyhow::Result<()> {
     let zones = config::load_zones(&zones_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Every (loopback address, port) an http check probes gets a backend.
@@ -72,12 +77,25 @@ pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         udp_sockets: 1,
         report_listen: None,
         agents: None,
-        control: None,
+        control: Some(ControlConfig {
+            listen: control,
+            token_file: Some(demo_token()?),
+            open_reads: true,
+        }),
         alerts: None,
     };
+    let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;
     let dns = running.dns_addrs[0];
     println!("Switchyard demo: DNS on {dns} (UDP and TCP)\n{banner}");
+    let token_path = token_file.clone();
+    if let (Some(c), Some(t)) = (running.control_addr, token_file) {
+        println!(
+            "  control API on http://{c}: curl {c}/v1/status   (writes: -H \"Authorization: Bearer $(cat {})\")\n  drill:  curl -X POST -H \"Authorization: Bearer $(cat {})\" {c}/v1/drills -d '{{\"pool\":\"us-east\",\"seconds\":10}}'",
+            t.display(),
+            t.display()
+        );
+    }
     println!(
         "  try:  dig @{} -p {} api.example.com +short\n  Ctrl-C to stop.",
         fmt_ip(dns.ip()),
@@ -86,7 +104,28 @@ pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     info!(backends = handles.len(), "demo running");
     server::terminated().await;
     running.stop().await;
+    if let Some(t) = token_path {
+        let _ = std::fs::remove_file(t);
+    }
     Ok(())
+}
+
+/// A fresh random token in a private file, for the demo's control API.
+fn demo_token() -> anyhow::Result<PathBuf> {
+    use rand::Rng;
+    let token: String = rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    let path = std::env::temp_dir().join(format!("switchyard-demo-token-{}", std::process::id()));
+    std::fs::write(&path, token).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(path)
 }
 
 fn fmt_ip(ip: IpAddr) -> String {
