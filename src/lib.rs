@@ -3,7 +3,8 @@
 //! ```text
 //!  zones/*.toml ──► config (parse, validate) ──► ZoneSet (typed, immutable)
 //!                                                   │
-//!  probe workers ──► health (fall/rise per target) ─┤──► HealthSnapshot (watch)
+//!  probe workers (this region) ──┐
+//!  probe agents (other regions) ─┴► health (per-prober fall/rise, quorum) ──► HealthSnapshot (watch)
 //!  control API ──► operator (overrides, drills) ────┤──► Overlay (watch)
 //!                                                   ▼
 //!                 routing::build_with(ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
@@ -14,6 +15,7 @@
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
 //! a file. One updater task owns the writes.
 
+pub mod agent;
 pub mod alerts;
 pub mod config;
 pub mod control;

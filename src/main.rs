@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use switchyard::config::{self, ServerConfig};
-use switchyard::{demo, server};
+use switchyard::{agent, demo, server};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -28,6 +28,22 @@ enum Command {
     },
     /// Validate zone policy files (a directory or one file) and print a summary.
     Check { path: PathBuf },
+    /// Run a probe agent: probe the zones of a server file from one region and report the
+    /// results to every nameserver in its `[agents] report_to`.
+    Probe {
+        #[arg(long)]
+        region: String,
+        #[arg(long, short, default_value = "switchyard.toml")]
+        config: PathBuf,
+    },
+    /// A controllable HTTP backend as its own process (for tests).
+    #[command(hide = true)]
+    TestBackend {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        control: Option<std::net::SocketAddr>,
+    },
     /// Run the demo: the zones under `zones/` with two local backends you can fail.
     Demo {
         #[arg(long, default_value = "zones")]
@@ -104,6 +120,33 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Probe { region, config } => {
+            let cfg = match ServerConfig::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logging(&cfg.log);
+            run(async move {
+                let agent = agent::probe::start(&cfg, &region)?;
+                // Tests and scripts read this line to know the agent is up.
+                println!(
+                    "probing region={} sender={} targets={}",
+                    agent.region, agent.sender, agent.targets
+                );
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                server::terminated().await;
+                agent.stop().await;
+                Ok(())
+            })
+        }
+        Command::TestBackend { listen, control } => {
+            init_logging("warn");
+            run(demo::serve_backend(listen, control))
+        }
         Command::Demo {
             zones,
             listen,
@@ -124,6 +167,9 @@ fn announce(running: &server::Running) {
     }
     for a in &running.dns_addrs {
         println!("listening dns={a}");
+    }
+    if let Some(a) = running.report_addr {
+        println!("listening reports={a}");
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

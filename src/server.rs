@@ -1,6 +1,6 @@
 //! Wiring for `switchyard serve`: bind sockets, start health monitoring, the operator
-//! state, the table updater, reloads, alerts, the control API and the DNS transports,
-//! and stop them all with one token.
+//! state, the table updater, reloads, alerts, the control API (with the probe agents'
+//! report endpoint) and the DNS transports, and stop them all with one token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,11 +11,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::agent::{self, ingest};
 use crate::alerts::Alerts;
 use crate::config::ServerConfig;
 use crate::control::{self, auth::Auth, AppState};
 use crate::dns::{self, SharedTable};
-use crate::health::HealthMonitor;
+use crate::health::{DecisionConfig, HealthMonitor, MonitorOptions};
 use crate::metrics::Metrics;
 use crate::operator::Operator;
 use crate::reload::{ReloadHandle, Reloader};
@@ -29,6 +30,8 @@ pub struct Running {
     pub dns_addrs: Vec<SocketAddr>,
     /// The control API's bound address, when `[control]` is configured.
     pub control_addr: Option<SocketAddr>,
+    /// A listener for probe reports of its own, when `[server] report_listen` is set.
+    pub report_addr: Option<SocketAddr>,
     pub table: SharedTable,
     pub reload: ReloadHandle,
     pub metrics: Arc<Metrics>,
@@ -39,9 +42,21 @@ pub struct Running {
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let region: Arc<str> = cfg.region.as_str().into();
-    let (monitor, health_rx) = HealthMonitor::start(region.clone(), zones.targets());
-    let metrics = Arc::new(Metrics::new(monitor.metrics()));
     let mut tasks = tokio::task::JoinSet::new();
+    let (monitor, health_rx) = start_health(cfg, &zones, &shutdown, &mut tasks)?;
+    let metrics = Arc::new(Metrics::new(monitor.metrics()));
+    let quorum = monitor.quorum();
+    // Taken before the reloader owns the monitor.
+    let ingest_state = cfg.agents.as_ref().map(|agents| {
+        let m = metrics.clone();
+        ingest::IngestState::with_hook(
+            agents.clone(),
+            monitor.sender().clone(),
+            monitor.reports(),
+            monitor.quorum(),
+            Box::new(move |accepted| m.agent_report(accepted)),
+        )
+    });
     let alerts = match &cfg.alerts {
         Some(a) => Alerts::start(
             a,
@@ -117,19 +132,41 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
             region,
             dns_addrs: dns_addrs.clone(),
             shutdown: shutdown.clone(),
+            quorum,
         });
-        tasks.spawn(control::serve(
-            listener,
-            control::router(state),
-            shutdown.clone(),
-        ));
+        let mut app = control::router(state.clone());
+        if let Some(ing) = &ingest_state {
+            // Reports carry their own signature; the votes follow the API's read policy.
+            app = app.merge(ingest::reports_router(ing.clone())).merge(
+                ingest::quorum_router(ing.clone()).route_layer(
+                    axum::middleware::from_fn_with_state(state, control::auth::guard),
+                ),
+            );
+        }
+        tasks.spawn(control::serve(listener, app, shutdown.clone()));
         info!(%bound, open_reads = c.open_reads, "control API listening");
         control_addr = Some(bound);
+    }
+
+    let mut report_addr = None;
+    if let (Some(listen), Some(ing)) = (cfg.report_listen, &ingest_state) {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot bind report_listen {listen}"))?;
+        let bound = listener.local_addr()?;
+        tasks.spawn(control::serve(
+            listener,
+            ingest::router(ing.clone()),
+            shutdown.clone(),
+        ));
+        info!(%bound, "taking probe reports on their own listener");
+        report_addr = Some(bound);
     }
 
     Ok(Running {
         dns_addrs,
         control_addr,
+        report_addr,
         table,
         reload,
         metrics,
@@ -197,6 +234,56 @@ fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
             .collect(),
         local_region: cfg.region.as_str().into(),
     })
+}
+
+/// Probing and deciding: this region's probers, and with `[agents]`, the reporter that
+/// shares their results with the other nameservers.
+fn start_health(
+    cfg: &ServerConfig,
+    zones: &ZoneSet,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<(
+    HealthMonitor,
+    watch::Receiver<Arc<crate::health::HealthSnapshot>>,
+)> {
+    let mut opts = MonitorOptions::local(cfg.region.as_str().into());
+    let Some(agents) = &cfg.agents else {
+        if cfg.report_listen.is_some() {
+            anyhow::bail!("[server] report_listen needs an [agents] section (the shared secret that authenticates reports)");
+        }
+        return Ok(HealthMonitor::start_with(opts, zones.targets()));
+    };
+    if cfg.report_listen.is_none() && cfg.control.is_none() {
+        anyhow::bail!("[agents] is set but there is nowhere to take the agents' reports: add a [control] section or [server] report_listen");
+    }
+    opts.decisions = DecisionConfig {
+        staleness: agents.staleness,
+        mass_failure: agents.mass_failure,
+    };
+    // A nameserver is a probe of its own region: its results go to the other nameservers
+    // too, so every one decides from the same reports.
+    let mut reporter = None;
+    if !agents.report_to.is_empty() {
+        let (tee, rx) = tokio::sync::mpsc::channel(4096);
+        opts.tee = Some(tee);
+        reporter = Some(rx);
+    }
+    let config = agent::reporter::ReporterConfig {
+        region: opts.region.clone(),
+        sender: opts.sender.clone(),
+        secret: agents.secret.clone(),
+        destinations: agents.report_to.clone(),
+        batch: agents.batch,
+    };
+    let started = HealthMonitor::start_with(opts, zones.targets());
+    if let Some(rx) = reporter {
+        let (task, _stats) = agent::reporter::spawn(config, rx, shutdown.child_token());
+        tasks.spawn(async move {
+            let _ = task.await;
+        });
+    }
+    Ok(started)
 }
 
 impl Running {

@@ -41,6 +41,7 @@ fn qname() -> Vec<u8> {
     v
 }
 
+// Cases are pushed one by one so each reads as its own labelled entry.
 fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     let mut c: Vec<(&'static str, Vec<u8>)> = vec![
         ("empty", vec![]),

@@ -1,6 +1,7 @@
 //! Reading configuration: the server file and the zone policy files, parsed into types
 //! once and validated there. Errors name the file, line and column.
 
+pub mod agents;
 pub mod error;
 pub mod masterfile;
 mod policies;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::agents::{self, AgentsConfig, RawAgents};
 use super::error::{ConfigError, Locator};
 use crate::geo::Coord;
 
@@ -14,6 +15,7 @@ use crate::geo::Coord;
 #[serde(deny_unknown_fields)]
 struct ServerFile {
     server: RawServer,
+    agents: Option<RawAgents>,
     control: Option<RawControl>,
     alerts: Option<RawAlerts>,
     /// Probe region locations, for latency routing: `us-east = { lat = .., lon = .. }`.
@@ -56,6 +58,8 @@ struct RawServer {
     /// Seed for weighted and multivalue draws, for reproducible runs; random by default.
     #[serde(default)]
     rng_seed: Option<u64>,
+    #[serde(default)]
+    report_listen: Option<SocketAddr>,
 }
 
 fn default_region() -> String {
@@ -77,6 +81,10 @@ pub struct ServerConfig {
     pub log: String,
     /// UDP sockets (SO_REUSEPORT) per listen address; default: one per core.
     pub udp_sockets: usize,
+    /// Where probe agents' reports are received (HTTP), when not on the control server.
+    pub report_listen: Option<SocketAddr>,
+    /// Distributed probing; `None`: this nameserver decides from its own probes alone.
+    pub agents: Option<AgentsConfig>,
     /// The control HTTP API; off unless the file has a `[control]` section.
     pub control: Option<ControlConfig>,
     /// Webhooks; off unless the file has an `[alerts]` section.
@@ -141,8 +149,10 @@ impl ServerConfig {
             server: raw,
             control: ctl,
             alerts,
+            agents,
             ..
         } = raw;
+        let agents = agents.map(|a| agents::parse(&loc, a)).transpose()?;
         if raw.listen.is_empty() {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
         }
@@ -156,6 +166,8 @@ impl ServerConfig {
             region: raw.region,
             log: raw.log,
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
+            report_listen: raw.report_listen,
+            agents,
             control,
             alerts,
             geoip: raw.geoip.map(|g| base.join(g)),

@@ -17,8 +17,10 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use super::error::{ConfigError, Locator};
 use super::masterfile;
 use super::policies;
-use super::zonefile::{self, OneOrMany, StatusSpec, S};
-use crate::zone::{AllDown, CheckKind, CheckSpec, HttpCheck, Policy, Pool, StartupState, Zone};
+use super::zonefile::{self, OneOrMany, QuorumSpec, StatusSpec, S};
+use crate::zone::{
+    AllDown, CheckKind, CheckSpec, HttpCheck, Policy, Pool, Quorum, StartupState, Zone,
+};
 
 /// RFC 2181 §8: TTLs are 31-bit.
 const MAX_TTL: i64 = 2_147_483_647;
@@ -28,6 +30,10 @@ const DEFAULT_TTL: u32 = 300;
 const DEFAULT_POLICY_TTL: u32 = 30;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// More regions than any deployment runs: a larger count is a typo.
+const MAX_QUORUM: i64 = 64;
+/// A day: a longer hold-down is an outage of the target's pool by configuration.
+const MAX_HOLD_DOWN: Duration = Duration::from_secs(86_400);
 
 pub(super) struct Ctx<'a> {
     loc: Locator<'a>,
@@ -690,6 +696,31 @@ fn check_spec(
             )
         }
     };
+    let quorum = match &e.quorum {
+        None => Quorum::Majority,
+        Some(q) => quorum(cx, q)?,
+    };
+    let hold_down = match &e.hold_down {
+        None => Duration::ZERO,
+        Some(h) => match humantime::parse_duration(h.get_ref()) {
+            Ok(d) if d <= MAX_HOLD_DOWN => d,
+            Ok(_) => {
+                return cx.err(
+                    h.span(),
+                    format!("hold_down {:?} out of range 0s..=24h", h.get_ref()),
+                )
+            }
+            Err(err) => {
+                return cx.err(
+                    h.span(),
+                    format!(
+                        "hold_down {:?}: {err} (write e.g. \"30s\" or \"0s\")",
+                        h.get_ref()
+                    ),
+                )
+            }
+        },
+    };
     Some(CheckSpec {
         id: format!("{}/{}", origin.to_lowercase(), name.get_ref()).into(),
         kind,
@@ -699,7 +730,28 @@ fn check_spec(
         fall,
         rise,
         startup,
+        quorum,
+        hold_down,
     })
+}
+
+fn quorum(cx: &mut Ctx<'_>, q: &S<QuorumSpec>) -> Option<Quorum> {
+    match q.get_ref() {
+        QuorumSpec::Word(w) => match w.as_str() {
+            "majority" => Some(Quorum::Majority),
+            "any" => Some(Quorum::Any),
+            "all" => Some(Quorum::All),
+            other => cx.err(
+                q.span(),
+                format!("quorum {other:?}: expected \"majority\" (default), \"any\", \"all\" or a number of regions"),
+            ),
+        },
+        QuorumSpec::Count(n) if (1..=MAX_QUORUM).contains(n) => Some(Quorum::AtLeast(*n as u32)),
+        QuorumSpec::Count(n) => cx.err(
+            q.span(),
+            format!("quorum {n}: a number of regions must be within 1..={MAX_QUORUM}"),
+        ),
+    }
 }
 
 fn status_range(cx: &mut Ctx<'_>, s: &S<StatusSpec>) -> Option<std::ops::RangeInclusive<u16>> {

@@ -104,6 +104,18 @@ pub struct CheckEntry {
     pub rise: Option<S<i64>>,
     pub startup: Option<S<String>>,
     pub tls_verify: Option<S<bool>>,
+    /// `"majority"` (default), `"any"`, `"all"` or a number of regions.
+    pub quorum: Option<S<QuorumSpec>>,
+    /// Time a recovered target must stay up before it takes traffic again.
+    pub hold_down: Option<S<String>>,
+}
+
+/// `"majority"`, `"any"`, `"all"`, or a number of regions.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum QuorumSpec {
+    Count(i64),
+    Word(String),
 }
 
 /// `200`, or a range `"200-299"`.

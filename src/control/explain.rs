@@ -116,6 +116,7 @@ pub async fn explain(
         health: &built.health,
         overlay: &built.overlay,
         region: &state.region,
+        votes: None,
     };
     let lookup = table.lookup(&qname, qtype, &client);
     let lower = LowerName::new(&qname);

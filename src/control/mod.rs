@@ -40,6 +40,8 @@ pub struct AppState {
     /// This server's DNS addresses: what drills watch by default.
     pub dns_addrs: Vec<SocketAddr>,
     pub shutdown: CancellationToken,
+    /// Every region's votes, for the per-region state of each address.
+    pub quorum: crate::health::QuorumHandle,
 }
 
 /// The control API's routes, each behind [`auth::guard`].

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::ops::OverrideView;
 use super::AppState;
-use crate::health::{Health, HealthSnapshot};
+use crate::health::{Health, HealthSnapshot, QuorumView};
 use crate::operator::drill::DrillReport;
 use crate::reload::ReloadStatus;
 use crate::routing::{Forced, Overlay};
@@ -81,7 +81,7 @@ pub struct AddressStatus {
     pub serving: bool,
     /// `up`, `down`, `unknown` (not probed yet) or `unchecked` (no check).
     pub health: &'static str,
-    /// The verdict of each probing region. Today: this nameserver's own region.
+    /// The verdict of each probing region, as the quorum counts it.
     pub regions: Vec<RegionVote>,
     pub last_result: Option<String>,
     pub latency_ms: Option<f64>,
@@ -104,6 +104,8 @@ pub struct Sources<'a> {
     pub health: &'a HealthSnapshot,
     pub overlay: &'a Overlay,
     pub region: &'a str,
+    /// Every region's votes, when the aggregator could be asked.
+    pub votes: Option<&'a QuorumView>,
 }
 
 /// The per-address view shared by status and explain.
@@ -133,13 +135,17 @@ pub fn address_status(
         address: addr,
         serving,
         health: h,
-        regions: if pool.check.is_some() {
-            vec![RegionVote {
-                region: region.to_string(),
-                health: h,
-            }]
-        } else {
-            Vec::new()
+        regions: match pool.check.as_ref().and_then(|c| zone.checks.get(c)) {
+            None => Vec::new(),
+            Some(spec) => src
+                .votes
+                .and_then(|v| region_votes(v, &spec.id, addr))
+                .unwrap_or_else(|| {
+                    vec![RegionVote {
+                        region: region.to_string(),
+                        health: h,
+                    }]
+                }),
         },
         last_result: status.map(|s| s.last_reason.clone()),
         latency_ms: status
@@ -150,13 +156,33 @@ pub fn address_status(
     }
 }
 
+/// Each region's verdict on `check` at `addr`, from the quorum view.
+fn region_votes(view: &QuorumView, check: &str, addr: IpAddr) -> Option<Vec<RegionVote>> {
+    let addr = addr.to_string();
+    let t = view
+        .targets
+        .iter()
+        .find(|t| t.check == check && t.address == addr)?;
+    Some(
+        t.regions
+            .iter()
+            .map(|r| RegionVote {
+                region: r.region.clone(),
+                health: r.health,
+            })
+            .collect(),
+    )
+}
+
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
+    let votes = state.quorum.view().await;
     let built = state.built.borrow().clone();
     let table = state.table.load_full();
     let sources = Sources {
         health: &built.health,
         overlay: &built.overlay,
         region: &state.region,
+        votes: votes.as_ref(),
     };
     let mut zones = Vec::new();
     for zone in &built.zones.zones {

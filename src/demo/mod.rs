@@ -76,6 +76,8 @@ pub async fn run(
         region: "local".into(),
         log: "info".into(),
         udp_sockets: 1,
+        report_listen: None,
+        agents: None,
         control: Some(ControlConfig {
             listen: control,
             token_file: Some(demo_token()?),
@@ -135,4 +137,26 @@ fn fmt_ip(ip: IpAddr) -> String {
         IpAddr::V6(v6) => format!("[{v6}]"),
         v4 => v4.to_string(),
     }
+}
+
+/// `switchyard test-backend`: one controllable backend as its own process, so tests can
+/// place it in a network namespace and stop it for real.
+pub async fn serve_backend(listen: SocketAddr, control: Option<SocketAddr>) -> anyhow::Result<()> {
+    let handle = Backend::start(listen)
+        .await
+        .with_context(|| format!("cannot start backend on {listen}"))?;
+    if let Some(control) = control {
+        let listener = tokio::net::TcpListener::bind(control)
+            .await
+            .with_context(|| format!("cannot bind backend control {control}"))?;
+        let app = control_router(handle.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
+    println!("backend listening={}", handle.addr());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    server::terminated().await;
+    Ok(())
 }

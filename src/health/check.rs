@@ -402,6 +402,8 @@ mod tests {
             fall: 1,
             rise: 1,
             startup: StartupState::Down,
+            quorum: crate::zone::Quorum::Majority,
+            hold_down: Duration::ZERO,
         })
     }
 

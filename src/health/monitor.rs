@@ -1,35 +1,37 @@
 //! The running part of health checking: one prober task per target, and one aggregator task
-//! that owns every fall/rise state and publishes a [`HealthSnapshot`] when health changes.
+//! that owns every vote and publishes a [`HealthSnapshot`] when health changes.
 //!
-//! Probers only send [`Observation`]s; the aggregator is the single writer of health, so no
-//! lock is shared and no prober can stall another. Observations carry their region so probe
-//! agents elsewhere can later feed the same channel: the aggregator already keeps one state
-//! per (target, region), and publishes the local region's verdict until a quorum rule
-//! replaces `Aggregator::published`.
+//! Probers only send [`Observation`]s; the aggregator (`aggregate`) is the single writer of
+//! health, so no lock is shared and no prober can stall another. Observations carry their
+//! region and sender, so probe agents elsewhere feed the same aggregator through
+//! [`HealthMonitor::reports`]; a sweep on a timer applies what time alone changes
+//! (staleness, hold-downs, suspicions).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, sleep_until, Instant};
+use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::aggregate::{Aggregator, DecisionConfig};
 use super::check::{ProbeOutcome, ProbeReason, Prober};
-use super::latency::Rtt;
 use super::metrics::HealthMetrics;
-use super::snapshot::{HealthSnapshot, TargetStatus};
-use super::state::{Health, TargetState};
+use super::snapshot::HealthSnapshot;
+use super::view::QuorumView;
 use crate::zone::{CheckSpec, Target};
 
-/// One probe result, from this process or (later) from a probe agent in another region.
+/// One probe result, from this process or from a probe agent in another region.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub target: Target,
     pub region: Arc<str>,
+    /// The process that probed: each has its own fall/rise run (see `aggregate`).
+    pub sender: Arc<str>,
     pub ok: bool,
     pub reason: String,
     pub latency: Duration,
@@ -39,21 +41,76 @@ pub struct Observation {
 /// only delays their next probe.
 const OBSERVATION_QUEUE: usize = 1024;
 
+/// Reports waiting for the aggregator; beyond that the report endpoint waits, which pushes
+/// back on the agents instead of buffering without bound.
+const REPORT_QUEUE: usize = 256;
+
 /// Jitter applied to each interval, as a fraction: enough to spread probes that started
 /// together, small enough to keep the configured rate. The failover budget counts it.
 const JITTER: f64 = crate::zone::PROBE_JITTER;
 
-const NOT_PROBED: &str = "not probed yet";
+/// How often the aggregator looks at what time alone changes: staleness, hold-downs and
+/// suspicions move within this of their due time.
+pub const SWEEP: Duration = Duration::from_millis(250);
+
+/// This process's name as a prober: host, pid and a random tag, so a restarted agent is a
+/// new vantage point and a nameserver can recognise its own reports.
+pub fn process_sender() -> Arc<str> {
+    static ID: OnceLock<Arc<str>> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "host".into());
+        let tag: u16 = rand::thread_rng().gen();
+        format!("{host}-{}-{tag:04x}", std::process::id()).into()
+    })
+    .clone()
+}
+
+/// How a monitor probes and decides.
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    /// The region this process's probes speak for.
+    pub region: Arc<str>,
+    pub sender: Arc<str>,
+    pub decisions: DecisionConfig,
+    /// Also hand every local result to this sender (the reporter that shares them with
+    /// the other nameservers); dropped when it is full rather than slowing the probers.
+    pub tee: Option<mpsc::Sender<Observation>>,
+    /// Probe the targets from here (the default). Off, this process only aggregates what
+    /// is reported to it: benchmarks of the report path.
+    pub local_probes: bool,
+}
+
+impl MonitorOptions {
+    pub fn local(region: Arc<str>) -> MonitorOptions {
+        MonitorOptions {
+            region,
+            sender: process_sender(),
+            decisions: DecisionConfig::default(),
+            tee: None,
+            local_probes: true,
+        }
+    }
+}
 
 /// Runs the probers and the aggregator. Dropping it stops them all.
 pub struct HealthMonitor {
     local_region: Arc<str>,
+    sender: Arc<str>,
     observations: mpsc::Sender<Observation>,
+    /// Where probers send: the aggregator, or the relay that also feeds the tee.
+    probe_tx: mpsc::Sender<Observation>,
+    reports: mpsc::Sender<Vec<Observation>>,
+    views: mpsc::Sender<oneshot::Sender<QuorumView>>,
     targets_tx: mpsc::UnboundedSender<BTreeMap<Target, Arc<CheckSpec>>>,
     probers: HashMap<Target, ProberTask>,
     stop: CancellationToken,
     aggregator: JoinHandle<()>,
     metrics: Arc<HealthMetrics>,
+    local_probes: bool,
 }
 
 struct ProberTask {
@@ -62,35 +119,71 @@ struct ProberTask {
     task: JoinHandle<()>,
 }
 
+/// Asks the aggregator for its current view; cheap to clone, usable from any task.
+#[derive(Clone)]
+pub struct QuorumHandle {
+    views: mpsc::Sender<oneshot::Sender<QuorumView>>,
+}
+
+impl QuorumHandle {
+    /// `None` once the monitor has stopped.
+    pub async fn view(&self) -> Option<QuorumView> {
+        let (tx, rx) = oneshot::channel();
+        self.views.send(tx).await.ok()?;
+        rx.await.ok()
+    }
+}
+
 impl HealthMonitor {
-    /// Starts probing `targets` from `local_region`. Must be called inside a Tokio runtime.
+    /// Starts probing `targets` from `local_region`, deciding from this region alone
+    /// unless other regions report. Must be called inside a Tokio runtime.
     ///
     /// The receiver holds a generation-0 snapshot with every target `Unknown` right away.
     pub fn start(
         local_region: Arc<str>,
         targets: BTreeMap<Target, Arc<CheckSpec>>,
     ) -> (HealthMonitor, watch::Receiver<Arc<HealthSnapshot>>) {
+        Self::start_with(MonitorOptions::local(local_region), targets)
+    }
+
+    pub fn start_with(
+        opts: MonitorOptions,
+        targets: BTreeMap<Target, Arc<CheckSpec>>,
+    ) -> (HealthMonitor, watch::Receiver<Arc<HealthSnapshot>>) {
         let stop = CancellationToken::new();
         let metrics = Arc::new(HealthMetrics::default());
-        let (observations, targets_tx, snapshots, aggregator) = spawn_aggregator(
-            local_region.clone(),
+        let agg = spawn_aggregator(
+            opts.region.clone(),
+            opts.decisions,
             &targets,
             stop.clone(),
             metrics.clone(),
         );
+        let local_probes = opts.local_probes;
+        let probe_tx = match opts.tee {
+            None => agg.observations.clone(),
+            Some(tee) => relay(agg.observations.clone(), tee, stop.clone()),
+        };
         let mut monitor = HealthMonitor {
-            local_region,
-            observations,
-            targets_tx,
+            local_region: opts.region,
+            sender: opts.sender,
+            observations: agg.observations,
+            probe_tx,
+            reports: agg.reports,
+            views: agg.views,
+            targets_tx: agg.targets,
             probers: HashMap::new(),
             stop,
-            aggregator,
+            aggregator: agg.task,
             metrics,
+            local_probes,
         };
-        for (target, spec) in targets {
-            monitor.spawn_prober(target, spec);
+        if local_probes {
+            for (target, spec) in targets {
+                monitor.spawn_prober(target, spec);
+            }
         }
-        (monitor, snapshots)
+        (monitor, agg.snapshots)
     }
 
     /// Brings the running probers in line with `targets` (a reload): removed targets stop,
@@ -109,15 +202,20 @@ impl HealthMonitor {
         // aggregator unaware of them.
         let _ = self.targets_tx.send(targets.clone());
         for (target, spec) in targets {
-            if !self.probers.contains_key(&target) {
+            if self.local_probes && !self.probers.contains_key(&target) {
                 self.spawn_prober(target, spec);
             }
         }
     }
 
-    /// A sender into the aggregator, for observations made elsewhere (probe agents).
+    /// A sender into the aggregator, for single observations made elsewhere.
     pub fn observations(&self) -> mpsc::Sender<Observation> {
         self.observations.clone()
+    }
+
+    /// A sender into the aggregator for a whole report at once (one sender, one region).
+    pub fn reports(&self) -> mpsc::Sender<Vec<Observation>> {
+        self.reports.clone()
     }
 
     /// Probe latencies, results and transitions, for `/metrics`.
@@ -125,8 +223,20 @@ impl HealthMonitor {
         self.metrics.clone()
     }
 
+    /// A handle for status: the votes and how they were decided.
+    pub fn quorum(&self) -> QuorumHandle {
+        QuorumHandle {
+            views: self.views.clone(),
+        }
+    }
+
     pub fn local_region(&self) -> &Arc<str> {
         &self.local_region
+    }
+
+    /// This process's name as a prober.
+    pub fn sender(&self) -> &Arc<str> {
+        &self.sender
     }
 
     /// The targets being probed from here.
@@ -145,41 +255,15 @@ impl HealthMonitor {
 
     fn spawn_prober(&mut self, target: Target, spec: Arc<CheckSpec>) {
         let stop = self.stop.child_token();
-        let region = self.local_region.clone();
-        let tx = self.observations.clone();
-        let task_spec = spec.clone();
-        let task_stop = stop.clone();
-        let task_target = target.clone();
-        let metrics = self.metrics.clone();
-        let task = tokio::spawn(async move {
-            let target = task_target;
-            // Built once here rather than per tick: it holds the TLS config and root store.
-            let prober = match Prober::new(task_spec.clone(), target.addr) {
-                Ok(p) => Ok(Arc::new(p)),
-                Err(e) => {
-                    tracing::error!(target = %target, error = %e, "cannot build the prober; the target will be reported down");
-                    Err(ProbeReason::Setup(e.to_string()))
-                }
-            };
-            let (check, kind) = (task_spec.id.clone(), task_spec.kind.name());
-            let probe = move || {
-                let prober = prober.clone();
-                let (metrics, check) = (metrics.clone(), check.clone());
-                async move {
-                    let outcome = match prober {
-                        Ok(p) => p.probe().await,
-                        Err(reason) => ProbeOutcome {
-                            ok: false,
-                            reason,
-                            latency: Duration::ZERO,
-                        },
-                    };
-                    metrics.record_probe(&check, kind, &outcome);
-                    outcome
-                }
-            };
-            probe_loop(target, region, task_spec.interval, probe, tx, task_stop).await;
-        });
+        let task = spawn_prober(
+            target.clone(),
+            spec.clone(),
+            self.local_region.clone(),
+            self.sender.clone(),
+            self.probe_tx.clone(),
+            stop.clone(),
+            self.metrics.clone(),
+        );
         self.probers.insert(target, ProberTask { spec, stop, task });
     }
 }
@@ -190,11 +274,78 @@ impl Drop for HealthMonitor {
     }
 }
 
+/// Starts probing one target, sending each result to `tx` until `stop`. Probe agents use
+/// this directly; the monitor uses it for its own region.
+pub fn spawn_prober(
+    target: Target,
+    spec: Arc<CheckSpec>,
+    region: Arc<str>,
+    sender: Arc<str>,
+    tx: mpsc::Sender<Observation>,
+    stop: CancellationToken,
+    metrics: Arc<HealthMetrics>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        // Built once here rather than per tick: it holds the TLS config and root store.
+        let prober = match Prober::new(spec.clone(), target.addr) {
+            Ok(p) => Ok(Arc::new(p)),
+            Err(e) => {
+                tracing::error!(target = %target, error = %e, "cannot build the prober; the target will be reported down");
+                Err(ProbeReason::Setup(e.to_string()))
+            }
+        };
+        let (check, kind) = (spec.id.clone(), spec.kind.name());
+        let probe = move || {
+            let prober = prober.clone();
+            let (metrics, check) = (metrics.clone(), check.clone());
+            async move {
+                let outcome = match prober {
+                    Ok(p) => p.probe().await,
+                    Err(reason) => ProbeOutcome {
+                        ok: false,
+                        reason,
+                        latency: Duration::ZERO,
+                    },
+                };
+                metrics.record_probe(&check, kind, &outcome);
+                outcome
+            }
+        };
+        let from = (region, sender);
+        probe_loop(target, from, spec.interval, probe, tx, stop).await;
+    })
+}
+
+/// Forwards local results to the aggregator, and a copy to `tee` when it has room.
+fn relay(
+    to: mpsc::Sender<Observation>,
+    tee: mpsc::Sender<Observation>,
+    stop: CancellationToken,
+) -> mpsc::Sender<Observation> {
+    let (tx, mut rx) = mpsc::channel::<Observation>(OBSERVATION_QUEUE);
+    tokio::spawn(async move {
+        loop {
+            let obs = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return,
+                o = rx.recv() => match o { Some(o) => o, None => return },
+            };
+            if let Err(mpsc::error::TrySendError::Full(_)) = tee.try_send(obs.clone()) {
+                tracing::debug!("reporter queue full: a local result is not shared");
+            }
+            if to.send(obs).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
 /// Probes at a random phase in `[0, interval)`, then every `interval` ± 10%, measured from
 /// the start of one probe to the start of the next, and never two probes at once.
 async fn probe_loop<F, Fut>(
     target: Target,
-    region: Arc<str>,
+    (region, sender): (Arc<str>, Arc<str>),
     interval: Duration,
     probe: F,
     tx: mpsc::Sender<Observation>,
@@ -218,6 +369,7 @@ async fn probe_loop<F, Fut>(
         let obs = Observation {
             target: target.clone(),
             region: region.clone(),
+            sender: sender.clone(),
             ok: outcome.ok,
             reason: outcome.reason.to_string(),
             latency: outcome.latency,
@@ -246,34 +398,77 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(rand::thread_rng().gen_range(1.0 - JITTER..=1.0 + JITTER))
 }
 
-type Spawned = (
-    mpsc::Sender<Observation>,
-    mpsc::UnboundedSender<BTreeMap<Target, Arc<CheckSpec>>>,
-    watch::Receiver<Arc<HealthSnapshot>>,
-    JoinHandle<()>,
-);
+enum Input {
+    One(Observation),
+    Many(Vec<Observation>),
+}
+
+/// The next local result or remote report, taken fairly: neither source can starve the
+/// other (`select!` without `biased` picks among the ready ones at random).
+async fn next_input(
+    obs: &mut mpsc::Receiver<Observation>,
+    reports: &mut mpsc::Receiver<Vec<Observation>>,
+) -> Option<Input> {
+    tokio::select! {
+        Some(o) = obs.recv() => Some(Input::One(o)),
+        Some(b) = reports.recv() => Some(Input::Many(b)),
+        else => None,
+    }
+}
+
+/// The aggregator task's inputs and output.
+struct SpawnedAggregator {
+    observations: mpsc::Sender<Observation>,
+    reports: mpsc::Sender<Vec<Observation>>,
+    views: mpsc::Sender<oneshot::Sender<QuorumView>>,
+    targets: mpsc::UnboundedSender<BTreeMap<Target, Arc<CheckSpec>>>,
+    snapshots: watch::Receiver<Arc<HealthSnapshot>>,
+    task: JoinHandle<()>,
+}
 
 fn spawn_aggregator(
     local_region: Arc<str>,
+    decisions: DecisionConfig,
     targets: &BTreeMap<Target, Arc<CheckSpec>>,
     stop: CancellationToken,
     metrics: Arc<HealthMetrics>,
-) -> Spawned {
-    let mut agg = Aggregator::new(local_region);
+) -> SpawnedAggregator {
+    let mut agg = Aggregator::new(local_region, decisions);
     agg.metrics = metrics;
     agg.set_targets(targets.clone());
     let (snap_tx, snap_rx) = watch::channel(Arc::new(agg.snapshot()));
     let (obs_tx, mut obs_rx) = mpsc::channel(OBSERVATION_QUEUE);
+    let (rep_tx, mut rep_rx) = mpsc::channel::<Vec<Observation>>(REPORT_QUEUE);
+    let (view_tx, mut view_rx) = mpsc::channel::<oneshot::Sender<QuorumView>>(16);
     let (targets_tx, mut targets_rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
+        let mut sweep = tokio::time::interval(SWEEP);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let changed = tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
                 // Target changes first: a removed target's late results are then dropped.
                 Some(targets) = targets_rx.recv() => agg.set_targets(targets),
-                Some(obs) = obs_rx.recv() => agg.observe(obs),
-                else => return,
+                // Time and status before results, so a flood of reports can't hold them off.
+                _ = sweep.tick() => agg.sweep(Instant::now()),
+                Some(reply) = view_rx.recv() => {
+                    let _ = reply.send(agg.view(Instant::now()));
+                    false
+                }
+                Some(input) = next_input(&mut obs_rx, &mut rep_rx) => {
+                    let now = Instant::now();
+                    match input {
+                        Input::One(obs) => agg.observe(obs, now),
+                        Input::Many(batch) => {
+                            let mut changed = false;
+                            for obs in batch {
+                                changed |= agg.observe(obs, now);
+                            }
+                            changed
+                        }
+                    }
+                }
             };
             if changed {
                 agg.generation += 1;
@@ -281,160 +476,13 @@ fn spawn_aggregator(
             }
         }
     });
-    (obs_tx, targets_tx, snap_rx, task)
-}
-
-/// Every target's states and last result; the single writer of health.
-struct Aggregator {
-    local_region: Arc<str>,
-    entries: HashMap<Target, Entry>,
-    generation: u64,
-    metrics: Arc<HealthMetrics>,
-}
-
-struct Entry {
-    spec: Arc<CheckSpec>,
-    /// Fall/rise per region: results from different vantage points are separate runs, or
-    /// one region's failures would keep resetting another's successes.
-    regions: HashMap<Arc<str>, TargetState>,
-    /// Smoothed RTT per region, from successful probes.
-    rtt: HashMap<Arc<str>, Rtt>,
-    status: TargetStatus,
-}
-
-impl Entry {
-    fn new(spec: Arc<CheckSpec>) -> Entry {
-        Entry {
-            spec,
-            regions: HashMap::new(),
-            rtt: HashMap::new(),
-            status: TargetStatus {
-                health: Health::Unknown,
-                since: SystemTime::now(),
-                last_reason: NOT_PROBED.to_string(),
-                latency: None,
-            },
-        }
-    }
-}
-
-impl Aggregator {
-    fn new(local_region: Arc<str>) -> Aggregator {
-        Aggregator {
-            local_region,
-            entries: HashMap::new(),
-            generation: 0,
-            metrics: Arc::default(),
-        }
-    }
-
-    /// Applies one result; true when the published health or smoothed RTT changed.
-    ///
-    /// A result that changes neither is kept (reason, latency) for the next snapshot but not
-    /// published: each publication makes routing rebuild its whole table. An RTT estimate
-    /// is republished only when it moves by more than `latency::PUBLISH_*`.
-    fn observe(&mut self, obs: Observation) -> bool {
-        let Some(entry) = self.entries.get_mut(&obs.target) else {
-            tracing::debug!(target = %obs.target, region = %obs.region, "observation for a target no longer probed");
-            return false;
-        };
-        let state = entry.regions.entry(obs.region.clone()).or_default();
-        let transition = state.observe(obs.ok, entry.spec.fall, entry.spec.rise);
-        let local = obs.region == self.local_region;
-        if local {
-            entry.status.last_reason.clone_from(&obs.reason);
-            entry.status.latency = Some(obs.latency);
-        }
-        if let Some((old, new)) = transition {
-            log_transition(&obs, old, new);
-            self.metrics
-                .record_transition(&obs.target.check, &obs.region, new);
-        }
-        let rtt_moved = obs.ok
-            && entry
-                .rtt
-                .entry(obs.region.clone())
-                .or_default()
-                .sample(obs.latency);
-        let published = Self::published(&self.local_region, entry);
-        if published == entry.status.health {
-            return rtt_moved;
-        }
-        entry.status.health = published;
-        entry.status.since = SystemTime::now();
-        true
-    }
-
-    /// The health routing sees: today the local region's own verdict.
-    fn published(local_region: &Arc<str>, entry: &Entry) -> Health {
-        entry
-            .regions
-            .get(local_region)
-            .map_or(Health::Unknown, TargetState::health)
-    }
-
-    /// Adopts a new target set; true when the snapshot would differ.
-    fn set_targets(&mut self, targets: BTreeMap<Target, Arc<CheckSpec>>) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|t, _| targets.contains_key(t));
-        let mut changed = self.entries.len() != before;
-        for (target, spec) in targets {
-            match self.entries.get_mut(&target) {
-                Some(entry) if same_probe(&entry.spec, &spec) => entry.spec = spec,
-                Some(entry) => {
-                    *entry = Entry::new(spec);
-                    changed = true;
-                }
-                None => {
-                    self.entries.insert(target, Entry::new(spec));
-                    changed = true;
-                }
-            }
-        }
-        changed
-    }
-
-    fn snapshot(&self) -> HealthSnapshot {
-        let mut rtt: HashMap<Arc<str>, HashMap<Target, Duration>> = HashMap::new();
-        for (t, e) in &self.entries {
-            for (region, r) in &e.rtt {
-                if let Some(d) = r.published() {
-                    rtt.entry(region.clone()).or_default().insert(t.clone(), d);
-                }
-            }
-        }
-        HealthSnapshot {
-            generation: self.generation,
-            targets: self
-                .entries
-                .iter()
-                .map(|(t, e)| (t.clone(), e.status.clone()))
-                .collect(),
-            rtt,
-        }
-    }
-}
-
-/// Whether two specs probe the same thing, so the health measured by one holds for the
-/// other; timing and thresholds may differ.
-fn same_probe(a: &CheckSpec, b: &CheckSpec) -> bool {
-    a.kind == b.kind && a.port == b.port
-}
-
-fn log_transition(obs: &Observation, old: Health, new: Health) {
-    let t = &obs.target;
-    if new == Health::Up {
-        tracing::info!(
-            target = %t, check = %t.check, address = %t.addr, region = %obs.region,
-            old = %old, new = %new, reason = %obs.reason,
-            "health target up"
-        );
-    } else {
-        tracing::warn!(
-            target = %t, check = %t.check, address = %t.addr, region = %obs.region,
-            old = %old, new = %new, reason = %obs.reason,
-            "health target down"
-        );
+    SpawnedAggregator {
+        observations: obs_tx,
+        reports: rep_tx,
+        views: view_tx,
+        targets: targets_tx,
+        snapshots: snap_rx,
+        task,
     }
 }
 
@@ -444,7 +492,6 @@ mod tests {
     use crate::demo::backend::{Backend, BackendHandle, Mode};
     use crate::zone::{CheckKind, HttpCheck, StartupState};
     use std::net::{IpAddr, Ipv4Addr};
-    use std::sync::Mutex;
     use tokio::time::timeout;
 
     const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -465,6 +512,8 @@ mod tests {
             fall,
             rise,
             startup: StartupState::Down,
+            quorum: crate::zone::Quorum::Majority,
+            hold_down: Duration::ZERO,
         })
     }
 
@@ -479,6 +528,7 @@ mod tests {
         Observation {
             target: t.clone(),
             region: region.into(),
+            sender: format!("{region}-prober").into(),
             ok,
             reason: reason.into(),
             latency: Duration::from_millis(ms),
@@ -505,182 +555,19 @@ mod tests {
         })
     }
 
-    #[test]
-    fn aggregator_publishes_only_transitions_but_keeps_the_latest_result() {
-        let spec = http_spec(80, 1000, 2, 2);
-        let t = target(LOCAL, &spec);
-        let mut agg = Aggregator::new("here".into());
-        assert!(agg.set_targets(BTreeMap::from([(t.clone(), spec.clone())])));
-        let s = agg.snapshot();
-        assert_eq!(s.targets[&t].health, Health::Unknown);
-        assert_eq!(s.targets[&t].last_reason, NOT_PROBED);
-        assert_eq!(s.targets[&t].latency, None);
-
-        assert!(agg.observe(obs(&t, "here", true, "HTTP 200", 3)));
-        assert!(!agg.observe(obs(&t, "here", false, "timed out", 1000)));
-        // Not published, but what the next snapshot will carry.
-        let s = agg.snapshot();
-        assert_eq!(s.targets[&t].health, Health::Up);
-        assert_eq!(s.targets[&t].last_reason, "timed out");
-        assert_eq!(s.targets[&t].latency, Some(Duration::from_millis(1000)));
-        assert!(agg.observe(obs(&t, "here", false, "connection refused", 0)));
-        assert_eq!(agg.snapshot().is_up(&t), Some(false));
-    }
-
-    #[test]
-    fn smoothed_rtt_is_published_per_region_when_it_moves() {
-        let spec = http_spec(80, 1000, 2, 2);
-        let t = target(LOCAL, &spec);
-        let mut agg = Aggregator::new("here".into());
-        agg.set_targets(BTreeMap::from([(t.clone(), spec)]));
-        let rtt = |agg: &Aggregator, region: &str| {
-            agg.snapshot()
-                .rtt
-                .get(region)
-                .and_then(|m| m.get(&t).copied())
-        };
-        assert!(agg.observe(obs(&t, "here", true, "HTTP 200", 20)));
-        assert_eq!(rtt(&agg, "here"), Some(Duration::from_millis(20)));
-        // Jitter: kept in the average, not published.
-        assert!(!agg.observe(obs(&t, "here", true, "HTTP 200", 21)));
-        assert_eq!(rtt(&agg, "here"), Some(Duration::from_millis(20)));
-        // Another region's first estimate is news, even without a health change.
-        assert!(agg.observe(obs(&t, "there", true, "HTTP 200", 80)));
-        assert_eq!(rtt(&agg, "there"), Some(Duration::from_millis(80)));
-        // A slow probe moves the local estimate by a third of the difference.
-        assert!(agg.observe(obs(&t, "here", true, "HTTP 200", 100)));
-        let here = rtt(&agg, "here").unwrap();
-        assert!(
-            here > Duration::from_millis(40) && here < Duration::from_millis(50),
-            "{here:?}"
-        );
-        // A failed probe's duration is not an RTT.
-        assert!(!agg.observe(obs(&t, "here", false, "timed out", 1000)));
-        assert_eq!(rtt(&agg, "here"), Some(here));
-    }
-
-    #[test]
-    fn other_regions_keep_their_own_streaks_and_do_not_publish_yet() {
-        let spec = http_spec(80, 1000, 2, 2);
-        let t = target(LOCAL, &spec);
-        let mut agg = Aggregator::new("here".into());
-        agg.set_targets(BTreeMap::from([(t.clone(), spec)]));
-        assert!(agg.observe(obs(&t, "here", true, "HTTP 200", 3)));
-        // Interleaved remote failures neither reset the local run nor change the verdict.
-        for _ in 0..3 {
-            assert!(!agg.observe(obs(&t, "there", false, "timed out", 1000)));
-            assert!(!agg.observe(obs(&t, "here", true, "HTTP 200", 3)));
-        }
-        let entry = &agg.entries[&t];
-        assert_eq!(entry.regions["there"].health(), Health::Down);
-        assert_eq!(entry.status.health, Health::Up);
-        assert_eq!(entry.status.last_reason, "HTTP 200");
-    }
-
-    #[test]
-    fn observations_for_unknown_targets_are_ignored() {
-        let spec = http_spec(80, 1000, 1, 1);
-        let mut agg = Aggregator::new("here".into());
-        assert!(!agg.observe(obs(&target(LOCAL, &spec), "here", true, "HTTP 200", 1)));
-        assert!(agg.snapshot().targets.is_empty());
-    }
-
-    #[test]
-    fn target_changes_keep_state_unless_the_probe_itself_changed() {
-        let spec = http_spec(80, 1000, 1, 1);
-        let t = target(LOCAL, &spec);
-        let mut agg = Aggregator::new("here".into());
-        agg.set_targets(BTreeMap::from([(t.clone(), spec.clone())]));
-        agg.observe(obs(&t, "here", true, "HTTP 200", 1));
-        let since = agg.entries[&t].status.since;
-
-        // Same set: nothing to publish.
-        assert!(!agg.set_targets(BTreeMap::from([(t.clone(), spec.clone())])));
-        // Slower interval, higher fall: same probe, state kept, new thresholds used.
-        let slower = Arc::new(CheckSpec {
-            interval: Duration::from_secs(9),
-            fall: 2,
-            ..(*spec).clone()
-        });
-        assert!(!agg.set_targets(BTreeMap::from([(t.clone(), slower)])));
-        assert_eq!(agg.entries[&t].status.health, Health::Up);
-        assert_eq!(agg.entries[&t].status.since, since);
-        assert!(!agg.observe(obs(&t, "here", false, "timed out", 1000)));
-        // Another port: what was measured no longer applies.
-        let moved = Arc::new(CheckSpec {
-            port: 8080,
-            ..(*spec).clone()
-        });
-        assert!(agg.set_targets(BTreeMap::from([(t.clone(), moved)])));
-        assert_eq!(agg.snapshot().targets[&t].health, Health::Unknown);
-        // Removal.
-        assert!(agg.set_targets(BTreeMap::new()));
-        assert!(agg.snapshot().targets.is_empty());
-    }
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn each_transition_logs_one_line_at_info_for_up_and_warn_for_down() {
-        let spec = http_spec(80, 1000, 2, 1);
-        let t = target(LOCAL, &spec);
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            let mut agg = Aggregator::new("eu-west".into());
-            agg.set_targets(BTreeMap::from([(t.clone(), spec)]));
-            agg.observe(obs(&t, "eu-west", true, "HTTP 200", 3));
-            agg.observe(obs(&t, "eu-west", true, "HTTP 200", 3));
-            agg.observe(obs(&t, "eu-west", false, "HTTP 503", 3));
-            agg.observe(obs(&t, "eu-west", false, "unexpected HTTP status 503", 3));
-        });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
-        assert!(lines[0].contains(" INFO "), "{}", lines[0]);
-        assert!(lines[1].contains(" WARN "), "{}", lines[1]);
-        for (line, old, new) in [(lines[0], "unknown", "up"), (lines[1], "up", "down")] {
-            for field in [
-                "target=test.example./web@127.0.0.1".to_string(),
-                "check=test.example./web".to_string(),
-                "address=127.0.0.1".to_string(),
-                "region=eu-west".to_string(),
-                format!("old={old}"),
-                format!("new={new}"),
-            ] {
-                assert!(line.contains(&field), "{field} missing in {line}");
-            }
-        }
-        assert!(
-            lines[1].contains("reason=unexpected HTTP status 503"),
-            "{}",
-            lines[1]
-        );
-    }
-
     #[tokio::test(start_paused = true)]
     async fn aggregator_task_applies_fall_and_rise_and_publishes_each_transition() {
         let spec = http_spec(80, 1000, 3, 2);
         let t = target(LOCAL, &spec);
         let stop = CancellationToken::new();
-        let (tx, _targets, mut rx, task) = spawn_aggregator(
+        let SpawnedAggregator {
+            observations: tx,
+            snapshots: mut rx,
+            task,
+            ..
+        } = spawn_aggregator(
             "here".into(),
+            DecisionConfig::default(),
             &BTreeMap::from([(t.clone(), spec)]),
             stop.clone(),
             Arc::default(),
@@ -742,7 +629,7 @@ mod tests {
             };
             loops.push(tokio::spawn(probe_loop(
                 t,
-                "here".into(),
+                ("here".into(), "me".into()),
                 interval,
                 probe,
                 tx.clone(),
@@ -807,7 +694,7 @@ mod tests {
         let stop = CancellationToken::new();
         let task = tokio::spawn(probe_loop(
             t,
-            "here".into(),
+            ("here".into(), "me".into()),
             interval,
             probe,
             tx,

@@ -96,6 +96,36 @@ pub struct CheckSpec {
     pub rise: u32,
     /// What a target counts as before its first result.
     pub startup: StartupState,
+    /// How many probe regions must see a target down for it to be down.
+    pub quorum: Quorum,
+    /// How long a recovered target must stay up before traffic returns to it.
+    pub hold_down: Duration,
+}
+
+/// The rule that turns per-region verdicts into one, over the regions with a fresh verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quorum {
+    /// Down when more than half of the fresh regions say down.
+    #[default]
+    Majority,
+    /// Down when any fresh region says down.
+    Any,
+    /// Down only when every fresh region says down.
+    All,
+    /// Down when at least this many fresh regions say down; with fewer fresh regions than
+    /// that, no decision can be made and the last one stands.
+    AtLeast(u32),
+}
+
+impl std::fmt::Display for Quorum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quorum::Majority => f.write_str("majority"),
+            Quorum::Any => f.write_str("any"),
+            Quorum::All => f.write_str("all"),
+            Quorum::AtLeast(n) => write!(f, "{n}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

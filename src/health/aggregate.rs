@@ -1,0 +1,1378 @@
+//! The single writer of health: every target's votes from every vantage point, and the
+//! decision made from them. Time comes in as an argument, so every rule here is tested
+//! with a paused clock; `monitor` runs this as a task and feeds it.
+//!
+//! For each target: each vantage point (a nameserver or probe agent, in one region) runs
+//! its own fall/rise state. A vote counts while it is fresh (reported within the staleness
+//! window) and its vantage point is not suspected by the mass-failure guard. A region says
+//! up if any of its counting vantage points does. The check's quorum rule turns the
+//! regions' verdicts into a decision; with no decision possible, the last one stands. A
+//! decision to come back up waits out the check's hold-down before routing sees it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use super::guard::{self, Evidence};
+use super::latency::Rtt;
+use super::metrics::HealthMetrics;
+use super::monitor::Observation;
+use super::quorum::{self, Tally};
+use super::snapshot::{HealthSnapshot, TargetStatus};
+use super::state::{Health, TargetState};
+use super::view::{QuorumView, RegionView, TargetView, VantageView, VoteView};
+use crate::config::agents::{MassFailure, Staleness};
+use crate::zone::{CheckSpec, Target};
+
+pub(crate) const NOT_PROBED: &str = "not probed yet";
+
+/// A vote that has been silent this many staleness windows is forgotten, so agents that
+/// were renamed or retired don't accumulate.
+const FORGET_AFTER_WINDOWS: u32 = 10;
+
+/// How votes age and when a vantage point is distrusted.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DecisionConfig {
+    pub staleness: Staleness,
+    pub mass_failure: MassFailure,
+}
+
+/// Who made an observation: a region, and the process within it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Vantage {
+    pub region: Arc<str>,
+    pub sender: Arc<str>,
+}
+
+impl Vantage {
+    /// Identity by pointer: every name in the aggregator is interned (see `Names`).
+    fn is(&self, region: &Arc<str>, sender: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.sender, sender) && Arc::ptr_eq(&self.region, region)
+    }
+}
+
+/// Region and sender names, one `Arc` per distinct name, so comparing two is comparing
+/// pointers: with dozens of probers per target, string comparisons would dominate.
+#[derive(Default)]
+struct Names {
+    all: HashSet<Arc<str>>,
+    /// The last name looked up and its interned copy: a report's results share one
+    /// region and one sender, so most lookups end here.
+    last: Option<(Arc<str>, Arc<str>)>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        if let Some((seen, interned)) = &self.last {
+            if Arc::ptr_eq(seen, name) {
+                return interned.clone();
+            }
+        }
+        let interned = match self.all.get(&**name) {
+            Some(x) => x.clone(),
+            None => {
+                self.all.insert(name.clone());
+                name.clone()
+            }
+        };
+        self.last = Some((name.clone(), interned.clone()));
+        interned
+    }
+}
+
+pub(crate) struct Aggregator {
+    local_region: Arc<str>,
+    config: DecisionConfig,
+    entries: HashMap<Target, Entry>,
+    vantages: HashMap<Vantage, VantageState>,
+    /// The guard's window: configured, or derived from the checks.
+    guard_window: Duration,
+    pub(crate) generation: u64,
+    unknown_observations: u64,
+    pub(crate) metrics: Arc<HealthMetrics>,
+    regions: Names,
+    senders: Names,
+}
+
+struct Entry {
+    spec: Arc<CheckSpec>,
+    /// Kept grouped by region, so a region's votes are neighbours.
+    votes: Vec<Vote>,
+    /// The quorum's latest decision.
+    decided: Health,
+    /// No decision is possible and `decided` is being kept.
+    frozen: bool,
+    /// A recovered target takes traffic again at this time.
+    held_until: Option<Instant>,
+    /// What is published; `status.health` is the decision after the hold-down.
+    status: TargetStatus,
+    /// Smoothed RTT per region, from successful probes, for latency routing.
+    rtt: HashMap<Arc<str>, Rtt>,
+}
+
+struct Vote {
+    vantage: Vantage,
+    /// Fall/rise per vantage point: results from different places are separate runs, or
+    /// one's failures would keep resetting another's successes.
+    state: TargetState,
+    last_seen: Instant,
+    /// Mirrors the vantage point's suspicion, so counting votes needs no lookup.
+    suspected: bool,
+    reason: String,
+    latency: Duration,
+}
+
+#[derive(Default)]
+struct VantageState {
+    votes: usize,
+    /// Targets this vantage point saw go down, oldest first, within the guard's window.
+    recent_downs: VecDeque<(Instant, Target)>,
+    suspicion: Option<Suspicion>,
+}
+
+struct Suspicion {
+    since: Instant,
+    flagged: Vec<Target>,
+}
+
+impl Entry {
+    fn new(spec: Arc<CheckSpec>) -> Entry {
+        Entry {
+            spec,
+            votes: Vec::new(),
+            decided: Health::Unknown,
+            frozen: false,
+            held_until: None,
+            status: TargetStatus {
+                health: Health::Unknown,
+                since: SystemTime::now(),
+                last_reason: NOT_PROBED.to_string(),
+                latency: None,
+            },
+            rtt: HashMap::new(),
+        }
+    }
+
+    fn fresh(&self, vote: &Vote, now: Instant, staleness: Staleness) -> bool {
+        now.saturating_duration_since(vote.last_seen) <= staleness.window(self.spec.interval)
+    }
+
+    /// The regions' verdicts from fresh, trusted votes. A region is up when any of its
+    /// vantage points sees the target up: one prober's broken path must not speak for it.
+    fn tally(&self, now: Instant, staleness: Staleness) -> Tally {
+        let window = staleness.window(self.spec.interval);
+        let mut t = Tally::default();
+        // One pass over region groups: (region, any counting vote, any up).
+        let mut group: Option<(&Arc<str>, bool, bool)> = None;
+        let close = |g: Option<(&Arc<str>, bool, bool)>, t: &mut Tally| match g {
+            Some((_, true, true)) => t.up += 1,
+            Some((_, true, false)) => t.down += 1,
+            _ => {}
+        };
+        for v in &self.votes {
+            let counts = !v.suspected
+                && v.state.health() != Health::Unknown
+                && now.saturating_duration_since(v.last_seen) <= window;
+            match &mut group {
+                Some((region, any, up)) if Arc::ptr_eq(region, &v.vantage.region) => {
+                    *any |= counts;
+                    *up |= counts && v.state.health() == Health::Up;
+                }
+                _ => {
+                    close(group.take(), &mut t);
+                    group = Some((
+                        &v.vantage.region,
+                        counts,
+                        counts && v.state.health() == Health::Up,
+                    ));
+                }
+            }
+        }
+        close(group, &mut t);
+        t
+    }
+
+    /// Applies the quorum rule and the hold-down; true when the published health changed.
+    fn decide(&mut self, target: &Target, now: Instant, staleness: Staleness) -> bool {
+        let tally = self.tally(now, staleness);
+        match quorum::decide(self.spec.quorum, tally) {
+            // Before any decision there is nothing to keep: the startup state applies.
+            None if self.decided == Health::Unknown => {}
+            None => {
+                if !self.frozen {
+                    self.frozen = true;
+                    error!(
+                        target = %target, check = %target.check, address = %target.addr,
+                        kept = %self.decided, fresh_regions = tally.regions(), quorum = %self.spec.quorum,
+                        "NO QUORUM: not enough regions have reported recently; keeping the last decision"
+                    );
+                }
+            }
+            Some(h) => {
+                if self.frozen {
+                    self.frozen = false;
+                    info!(target = %target, fresh_regions = tally.regions(), "quorum possible again");
+                }
+                if h != self.decided {
+                    log_decision(target, self.decided, h, tally, &self.spec);
+                    self.decided = h;
+                }
+            }
+        }
+        let published = self.status.health;
+        let next = match (self.decided, published) {
+            (Health::Up, Health::Down) if !self.spec.hold_down.is_zero() => {
+                let hold = self.spec.hold_down;
+                let until = *self.held_until.get_or_insert_with(|| {
+                    info!(target = %target, hold_down = ?hold, "target recovered; holding it down before it takes traffic again");
+                    now + hold
+                });
+                if now >= until {
+                    self.held_until = None;
+                    Health::Up
+                } else {
+                    Health::Down
+                }
+            }
+            (decided, _) => {
+                self.held_until = None;
+                decided
+            }
+        };
+        if next == published {
+            return false;
+        }
+        self.status.health = next;
+        self.status.since = SystemTime::now();
+        true
+    }
+}
+
+impl Aggregator {
+    pub(crate) fn new(local_region: Arc<str>, config: DecisionConfig) -> Aggregator {
+        let mut regions = Names::default();
+        let local_region = regions.intern(&local_region);
+        Aggregator {
+            local_region,
+            config,
+            entries: HashMap::new(),
+            vantages: HashMap::new(),
+            guard_window: config.mass_failure.window.unwrap_or(Duration::ZERO),
+            generation: 0,
+            unknown_observations: 0,
+            metrics: Arc::default(),
+            regions,
+            senders: Names::default(),
+        }
+    }
+
+    /// Applies one result; true when the published health or a smoothed RTT changed.
+    ///
+    /// A result that changes neither is kept (reason, latency) for the next snapshot but not
+    /// published: each publication makes routing rebuild its whole table. An RTT estimate
+    /// is republished only when it moves by more than `latency::PUBLISH_*`.
+    pub(crate) fn observe(&mut self, obs: Observation, now: Instant) -> bool {
+        let region = self.regions.intern(&obs.region);
+        let sender = self.senders.intern(&obs.sender);
+        let Self {
+            entries,
+            vantages,
+            local_region,
+            config,
+            metrics,
+            ..
+        } = self;
+        let Some(entry) = entries.get_mut(&obs.target) else {
+            self.unknown_observations += 1;
+            debug!(target = %obs.target, region = %obs.region, "observation for a target not probed here");
+            return false;
+        };
+        let rtt_moved = obs.ok
+            && entry
+                .rtt
+                .entry(region.clone())
+                .or_default()
+                .sample(obs.latency);
+        let i = match entry
+            .votes
+            .iter()
+            .position(|v| v.vantage.is(&region, &sender))
+        {
+            Some(i) => i,
+            None => {
+                let vantage = Vantage { region, sender };
+                let vs = vantages.entry(vantage.clone()).or_insert_with(|| {
+                    info!(region = %obs.region, sender = %obs.sender, "new probe vantage point");
+                    VantageState::default()
+                });
+                vs.votes += 1;
+                // Beside its region's other votes, for `tally`.
+                let at = entry
+                    .votes
+                    .iter()
+                    .rposition(|v| Arc::ptr_eq(&v.vantage.region, &vantage.region))
+                    .map_or(entry.votes.len(), |i| i + 1);
+                let suspected = vs.suspicion.is_some();
+                entry.votes.insert(
+                    at,
+                    Vote {
+                        vantage,
+                        state: TargetState::new(),
+                        last_seen: now,
+                        suspected,
+                        reason: String::new(),
+                        latency: Duration::ZERO,
+                    },
+                );
+                at
+            }
+        };
+        let (fall, rise) = (entry.spec.fall, entry.spec.rise);
+        let vote = &mut entry.votes[i];
+        let transition = vote.state.observe(obs.ok, fall, rise);
+        vote.last_seen = now;
+        vote.latency = obs.latency;
+        if Arc::ptr_eq(&vote.vantage.region, local_region) {
+            entry.status.last_reason.clone_from(&obs.reason);
+            entry.status.latency = Some(obs.latency);
+        }
+        if let Some((old, new)) = transition {
+            log_transition(&obs, old, new);
+            metrics.record_transition(&obs.target.check, &obs.region, new);
+        }
+        vote.reason = obs.reason;
+        if !matches!(transition, Some((_, Health::Down))) {
+            return entry.decide(&obs.target, now, config.staleness) || rtt_moved;
+        }
+        // A vantage point saw a target go down: before that vote counts, ask whether it is
+        // the vantage point that failed.
+        let vantage = vote.vantage.clone();
+        if let Some(vs) = vantages.get_mut(&vantage) {
+            vs.recent_downs.push_back((now, obs.target.clone()));
+        }
+        if self.check_guard(&vantage, now) {
+            return self.decide_all(now);
+        }
+        let staleness = self.config.staleness;
+        self.entries
+            .get_mut(&obs.target)
+            .is_some_and(|e| e.decide(&obs.target, now, staleness))
+    }
+
+    /// Time-driven changes: votes going stale, hold-downs ending, suspicions clearing.
+    /// True when the published health changed.
+    pub(crate) fn sweep(&mut self, now: Instant) -> bool {
+        self.forget_silent(now);
+        let suspected: Vec<Vantage> = self
+            .vantages
+            .iter()
+            .filter(|(_, s)| s.suspicion.is_some())
+            .map(|(v, _)| v.clone())
+            .collect();
+        for v in suspected {
+            self.check_clear(&v, now);
+        }
+        let candidates: Vec<Vantage> = self
+            .vantages
+            .iter()
+            .filter(|(_, s)| s.suspicion.is_none() && !s.recent_downs.is_empty())
+            .map(|(v, _)| v.clone())
+            .collect();
+        for v in candidates {
+            self.check_guard(&v, now);
+        }
+        self.decide_all(now)
+    }
+
+    fn decide_all(&mut self, now: Instant) -> bool {
+        let staleness = self.config.staleness;
+        let mut changed = false;
+        for (t, e) in self.entries.iter_mut() {
+            changed |= e.decide(t, now, staleness);
+        }
+        changed
+    }
+
+    /// Evaluates the mass-failure guard for a vantage point not yet suspected; true when
+    /// it becomes suspected.
+    fn check_guard(&mut self, vantage: &Vantage, now: Instant) -> bool {
+        let cfg = self.config.mass_failure;
+        let staleness = self.config.staleness;
+        let window = self.guard_window;
+        let Some(vs) = self.vantages.get_mut(vantage) else {
+            return false;
+        };
+        while vs
+            .recent_downs
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > window)
+        {
+            vs.recent_downs.pop_front();
+        }
+        // Cheap bound first: most calls end here.
+        if vs.suspicion.is_some()
+            || vs.recent_downs.len() < cfg.min_targets
+            || vs.recent_downs.len() as f64 <= cfg.fraction * vs.votes as f64
+        {
+            return false;
+        }
+        let mut seen = HashSet::new();
+        let mut flagged = Vec::new();
+        let mut ev = Evidence {
+            votes: vs.votes,
+            ..Evidence::default()
+        };
+        for (_, t) in &vs.recent_downs {
+            if !seen.insert(t) {
+                continue;
+            }
+            let Some(e) = self.entries.get(t) else {
+                continue;
+            };
+            let mine = e.votes.iter().find(|v| v.vantage == *vantage);
+            if mine.is_none_or(|v| v.state.health() != Health::Down) {
+                continue;
+            }
+            flagged.push(t.clone());
+            ev.recent_down += 1;
+            let (compared, corroborated) = others_view(e, vantage, now, staleness);
+            ev.compared += usize::from(compared);
+            ev.corroborated += usize::from(corroborated);
+        }
+        if !guard::suspect(&cfg, ev) {
+            return false;
+        }
+        error!(
+            region = %vantage.region, sender = %vantage.sender,
+            targets_down = ev.recent_down, of = ev.votes, also_down_elsewhere = ev.corroborated,
+            "PROBE REGION SUSPECTED: most of its targets failed at once and other regions do not see it; its votes are set aside"
+        );
+        vs.suspicion = Some(Suspicion {
+            since: now,
+            flagged,
+        });
+        self.mark_suspected(vantage, true);
+        true
+    }
+
+    /// Clears a suspicion once the vantage point sees its flagged targets up again, or
+    /// other regions see them down too.
+    fn check_clear(&mut self, vantage: &Vantage, now: Instant) {
+        let staleness = self.config.staleness;
+        let Some(s) = self
+            .vantages
+            .get(vantage)
+            .and_then(|v| v.suspicion.as_ref())
+        else {
+            return;
+        };
+        let (mut still_down, mut corroborated) = (0, 0);
+        for t in &s.flagged {
+            let Some(e) = self.entries.get(t) else {
+                continue;
+            };
+            // Its latest verdict, fresh or not: going quiet must not end a suspicion.
+            if e.votes
+                .iter()
+                .any(|v| v.vantage == *vantage && v.state.health() == Health::Down)
+            {
+                still_down += 1;
+                corroborated += usize::from(others_view(e, vantage, now, staleness).1);
+            }
+        }
+        if !guard::clear(s.flagged.len(), still_down, corroborated) {
+            return;
+        }
+        let why = if still_down * 2 < s.flagged.len() {
+            "it sees its targets up again"
+        } else {
+            "other regions see the failures too"
+        };
+        warn!(region = %vantage.region, sender = %vantage.sender, reason = why, "probe region trusted again");
+        if let Some(vs) = self.vantages.get_mut(vantage) {
+            vs.suspicion = None;
+            vs.recent_downs.clear();
+        }
+        self.mark_suspected(vantage, false);
+    }
+
+    fn mark_suspected(&mut self, vantage: &Vantage, suspected: bool) {
+        for e in self.entries.values_mut() {
+            for v in e.votes.iter_mut().filter(|v| v.vantage == *vantage) {
+                v.suspected = suspected;
+            }
+        }
+    }
+
+    fn forget_silent(&mut self, now: Instant) {
+        let staleness = self.config.staleness;
+        let vantages = &mut self.vantages;
+        for e in self.entries.values_mut() {
+            let forget = staleness.window(e.spec.interval) * FORGET_AFTER_WINDOWS;
+            e.votes.retain(|v| {
+                let keep = now.saturating_duration_since(v.last_seen) <= forget;
+                if !keep {
+                    if let Some(vs) = vantages.get_mut(&v.vantage) {
+                        vs.votes = vs.votes.saturating_sub(1);
+                    }
+                }
+                keep
+            });
+        }
+        // A name only the table itself holds belongs to nobody any more.
+        for names in [&mut self.regions, &mut self.senders] {
+            names.all.retain(|n| Arc::strong_count(n) > 1);
+        }
+        vantages.retain(|v, s| {
+            let keep = s.votes > 0;
+            if !keep {
+                info!(region = %v.region, sender = %v.sender, "probe vantage point forgotten after a long silence");
+            }
+            keep
+        });
+    }
+
+    /// Adopts a new target set; true when the snapshot would differ.
+    pub(crate) fn set_targets(
+        &mut self,
+        targets: std::collections::BTreeMap<Target, Arc<CheckSpec>>,
+    ) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|t, _| targets.contains_key(t));
+        let mut changed = self.entries.len() != before;
+        for (target, spec) in targets {
+            match self.entries.get_mut(&target) {
+                Some(entry) if same_probe(&entry.spec, &spec) => entry.spec = spec,
+                Some(entry) => {
+                    *entry = Entry::new(spec);
+                    changed = true;
+                }
+                None => {
+                    self.entries.insert(target, Entry::new(spec));
+                    changed = true;
+                }
+            }
+        }
+        // Rare (start and reload): recount rather than track every removal.
+        for vs in self.vantages.values_mut() {
+            vs.votes = 0;
+        }
+        for e in self.entries.values() {
+            for v in &e.votes {
+                if let Some(vs) = self.vantages.get_mut(&v.vantage) {
+                    vs.votes += 1;
+                }
+            }
+        }
+        self.vantages.retain(|_, s| s.votes > 0);
+        self.guard_window = self.config.mass_failure.window.unwrap_or_else(|| {
+            self.entries
+                .values()
+                .map(|e| e.spec.interval * (e.spec.fall + 1))
+                .max()
+                .unwrap_or(Duration::ZERO)
+        });
+        changed
+    }
+
+    pub(crate) fn snapshot(&self) -> HealthSnapshot {
+        let mut rtt: HashMap<Arc<str>, HashMap<Target, Duration>> = HashMap::new();
+        for (t, e) in &self.entries {
+            for (region, r) in &e.rtt {
+                if let Some(d) = r.published() {
+                    rtt.entry(region.clone()).or_default().insert(t.clone(), d);
+                }
+            }
+        }
+        HealthSnapshot {
+            generation: self.generation,
+            targets: self
+                .entries
+                .iter()
+                .map(|(t, e)| (t.clone(), e.status.clone()))
+                .collect(),
+            rtt,
+        }
+    }
+
+    pub(crate) fn view(&self, now: Instant) -> QuorumView {
+        let staleness = self.config.staleness;
+        let ms = |d: Duration| d.as_millis() as u64;
+        let mut targets: Vec<TargetView> = self
+            .entries
+            .iter()
+            .map(|(t, e)| {
+                let tally = e.tally(now, staleness);
+                let mut votes: Vec<VoteView> = e
+                    .votes
+                    .iter()
+                    .map(|v| VoteView {
+                        region: v.vantage.region.to_string(),
+                        sender: v.vantage.sender.to_string(),
+                        health: v.state.health().to_string(),
+                        fresh: e.fresh(v, now, staleness),
+                        suspected: v.suspected,
+                        reason: v.reason.clone(),
+                        latency_ms: v.latency.as_secs_f64() * 1000.0,
+                        age_ms: ms(now.saturating_duration_since(v.last_seen)),
+                    })
+                    .collect();
+                votes.sort_by(|a, b| (&a.region, &a.sender).cmp(&(&b.region, &b.sender)));
+                let mut regions: Vec<RegionView> = Vec::new();
+                for v in &votes {
+                    if regions.iter().any(|r| r.region == v.region) {
+                        continue;
+                    }
+                    let same = || votes.iter().filter(|x| x.region == v.region);
+                    let counted = || same().filter(|x| x.fresh && !x.suspected);
+                    let health = if counted().any(|x| x.health == "up") {
+                        "up"
+                    } else if counted().any(|x| x.health == "down") {
+                        "down"
+                    } else if same().any(|x| x.fresh && x.suspected) {
+                        "suspected"
+                    } else {
+                        "unknown"
+                    };
+                    regions.push(RegionView {
+                        region: v.region.clone(),
+                        health,
+                    });
+                }
+                TargetView {
+                    target: t.to_string(),
+                    check: t.check.to_string(),
+                    address: t.addr.to_string(),
+                    health: e.status.health.to_string(),
+                    decided: e.decided.to_string(),
+                    quorum: e.spec.quorum.to_string(),
+                    up_regions: tally.up,
+                    down_regions: tally.down,
+                    disagreement: tally.split(),
+                    frozen: e.frozen,
+                    held_down_ms: e.held_until.map(|u| ms(u.saturating_duration_since(now))),
+                    regions,
+                    votes,
+                }
+            })
+            .collect();
+        targets.sort_by(|a, b| a.target.cmp(&b.target));
+        let mut vantages: Vec<VantageView> = self
+            .vantages
+            .iter()
+            .map(|(v, s)| {
+                let mine = || {
+                    self.entries
+                        .values()
+                        .flat_map(|e| e.votes.iter().map(move |x| (e, x)))
+                        .filter(|(_, x)| x.vantage == *v)
+                };
+                VantageView {
+                    region: v.region.to_string(),
+                    sender: v.sender.to_string(),
+                    votes: s.votes,
+                    fresh_votes: mine().filter(|(e, x)| e.fresh(x, now, staleness)).count(),
+                    last_report_ms: mine()
+                        .map(|(_, x)| now.saturating_duration_since(x.last_seen))
+                        .min()
+                        .map(ms),
+                    suspected: s.suspicion.is_some(),
+                    suspected_for_ms: s
+                        .suspicion
+                        .as_ref()
+                        .map(|x| ms(now.saturating_duration_since(x.since))),
+                    flagged: s.suspicion.as_ref().map_or(0, |x| x.flagged.len()),
+                }
+            })
+            .collect();
+        vantages.sort_by(|a, b| (&a.region, &a.sender).cmp(&(&b.region, &b.sender)));
+        QuorumView {
+            region: self.local_region.to_string(),
+            generation: self.generation,
+            frozen_targets: targets.iter().filter(|t| t.frozen).count(),
+            suspected_vantages: vantages.iter().filter(|v| v.suspected).count(),
+            unknown_target_observations: self.unknown_observations,
+            vantages,
+            targets,
+        }
+    }
+}
+
+/// Whether another region has a fresh verdict on the target, and whether one sees it down.
+fn others_view(e: &Entry, vantage: &Vantage, now: Instant, staleness: Staleness) -> (bool, bool) {
+    let mut others = e.votes.iter().filter(|v| {
+        v.vantage.region != vantage.region
+            && v.state.health() != Health::Unknown
+            && e.fresh(v, now, staleness)
+    });
+    let mut compared = false;
+    let mut down = false;
+    for v in &mut others {
+        compared = true;
+        down |= v.state.health() == Health::Down;
+    }
+    (compared, down)
+}
+
+/// Whether two specs probe the same thing, so the health measured by one holds for the
+/// other; timing and thresholds may differ.
+fn same_probe(a: &CheckSpec, b: &CheckSpec) -> bool {
+    a.kind == b.kind && a.port == b.port
+}
+
+fn log_transition(obs: &Observation, old: Health, new: Health) {
+    let t = &obs.target;
+    if new == Health::Up {
+        info!(
+            target = %t, check = %t.check, address = %t.addr, region = %obs.region,
+            sender = %obs.sender, old = %old, new = %new, reason = %obs.reason,
+            "health target up"
+        );
+    } else {
+        warn!(
+            target = %t, check = %t.check, address = %t.addr, region = %obs.region,
+            sender = %obs.sender, old = %old, new = %new, reason = %obs.reason,
+            "health target down"
+        );
+    }
+}
+
+fn log_decision(t: &Target, old: Health, new: Health, tally: Tally, spec: &CheckSpec) {
+    if new == Health::Up {
+        info!(
+            target = %t, check = %t.check, address = %t.addr, old = %old, new = %new,
+            up_regions = tally.up, down_regions = tally.down, quorum = %spec.quorum,
+            "health decision"
+        );
+    } else {
+        warn!(
+            target = %t, check = %t.check, address = %t.addr, old = %old, new = %new,
+            up_regions = tally.up, down_regions = tally.down, quorum = %spec.quorum,
+            "health decision"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+    use std::sync::Mutex;
+
+    use tokio::time::advance;
+
+    use super::*;
+    use crate::zone::{CheckKind, HttpCheck, Quorum, StartupState};
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn spec(fall: u32, rise: u32, quorum: Quorum, hold_down: Duration) -> Arc<CheckSpec> {
+        Arc::new(CheckSpec {
+            id: "test.example./web".into(),
+            kind: CheckKind::Http(HttpCheck {
+                host: None,
+                path: "/health".into(),
+                expect_status: 200..=299,
+                body_contains: None,
+                tls_verify: true,
+            }),
+            port: 80,
+            interval: SECOND,
+            timeout: Duration::from_millis(500),
+            fall,
+            rise,
+            startup: StartupState::Down,
+            quorum,
+            hold_down,
+        })
+    }
+
+    fn simple() -> Arc<CheckSpec> {
+        spec(1, 1, Quorum::Majority, Duration::ZERO)
+    }
+
+    fn target(n: u8, spec: &CheckSpec) -> Target {
+        Target {
+            check: spec.id.clone(),
+            addr: IpAddr::from([10, 0, 0, n]),
+        }
+    }
+
+    /// From the prober `<region>-1`.
+    fn obs(t: &Target, region: &str, ok: bool) -> Observation {
+        obs_from(
+            t,
+            region,
+            &format!("{region}-1"),
+            ok,
+            if ok { "HTTP 200" } else { "timed out" },
+        )
+    }
+
+    fn obs_from(t: &Target, region: &str, sender: &str, ok: bool, reason: &str) -> Observation {
+        Observation {
+            target: t.clone(),
+            region: region.into(),
+            sender: sender.into(),
+            ok,
+            reason: reason.into(),
+            latency: Duration::from_millis(3),
+        }
+    }
+
+    fn aggregator(targets: &[(Target, Arc<CheckSpec>)], config: DecisionConfig) -> Aggregator {
+        let mut agg = Aggregator::new("r1".into(), config);
+        agg.set_targets(targets.iter().cloned().collect());
+        agg
+    }
+
+    fn one(spec: Arc<CheckSpec>) -> (Target, Aggregator) {
+        let t = target(1, &spec);
+        let agg = aggregator(&[(t.clone(), spec)], DecisionConfig::default());
+        (t, agg)
+    }
+
+    fn see(agg: &mut Aggregator, t: &Target, region: &str, ok: bool) -> bool {
+        agg.observe(obs(t, region, ok), Instant::now())
+    }
+
+    fn up(agg: &Aggregator, t: &Target) -> Option<bool> {
+        agg.snapshot().is_up(t)
+    }
+
+    fn target_view(agg: &Aggregator, t: &Target) -> TargetView {
+        let v = agg.view(Instant::now());
+        v.targets
+            .into_iter()
+            .find(|x| x.target == t.to_string())
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn smoothed_rtt_is_published_per_region_when_it_moves() {
+        let spec = spec(2, 2, Quorum::Majority, Duration::ZERO);
+        let (t, mut agg) = one(spec);
+        let at = |region: &str, ok: bool, ms: u64| Observation {
+            latency: Duration::from_millis(ms),
+            ..obs_from(
+                &t,
+                region,
+                region,
+                ok,
+                if ok { "HTTP 200" } else { "timed out" },
+            )
+        };
+        let rtt = |agg: &Aggregator, region: &str| {
+            agg.snapshot()
+                .rtt
+                .get(region)
+                .and_then(|m| m.get(&t).copied())
+        };
+        assert!(agg.observe(at("r1", true, 20), Instant::now()));
+        assert_eq!(rtt(&agg, "r1"), Some(Duration::from_millis(20)));
+        // Jitter: kept in the average, not published.
+        assert!(!agg.observe(at("r1", true, 21), Instant::now()));
+        assert_eq!(rtt(&agg, "r1"), Some(Duration::from_millis(20)));
+        // Another region's first estimate is news, even without a health change.
+        assert!(agg.observe(at("r2", true, 80), Instant::now()));
+        assert_eq!(rtt(&agg, "r2"), Some(Duration::from_millis(80)));
+        // A slow probe moves the local estimate by a third of the difference.
+        assert!(agg.observe(at("r1", true, 100), Instant::now()));
+        let here = rtt(&agg, "r1").unwrap();
+        assert!(
+            here > Duration::from_millis(40) && here < Duration::from_millis(50),
+            "{here:?}"
+        );
+        // A failed probe's duration is not an RTT.
+        assert!(!agg.observe(at("r1", false, 1000), Instant::now()));
+        assert_eq!(rtt(&agg, "r1"), Some(here));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn publishes_only_changes_but_keeps_the_latest_local_result() {
+        let spec = spec(2, 2, Quorum::Majority, Duration::ZERO);
+        let (t, mut agg) = one(spec);
+        let s = agg.snapshot();
+        assert_eq!(s.targets[&t].health, Health::Unknown);
+        assert_eq!(s.targets[&t].last_reason, NOT_PROBED);
+        assert_eq!(s.targets[&t].latency, None);
+
+        assert!(agg.observe(obs_from(&t, "r1", "a", true, "HTTP 200"), Instant::now()));
+        assert!(!agg.observe(obs_from(&t, "r1", "a", false, "timed out"), Instant::now()));
+        let s = agg.snapshot();
+        assert_eq!(s.targets[&t].health, Health::Up);
+        assert_eq!(s.targets[&t].last_reason, "timed out");
+        // Remote results don't replace the local reason. (Published all the same: r2's
+        // first RTT estimate is news for latency routing.)
+        assert!(agg.observe(obs_from(&t, "r2", "b", true, "HTTP 204"), Instant::now()));
+        assert_eq!(agg.snapshot().targets[&t].last_reason, "timed out");
+        // r1 down, r2 up: a tie of two is not a majority for down.
+        assert!(!agg.observe(obs_from(&t, "r1", "a", false, "refused"), Instant::now()));
+        assert_eq!(up(&agg, &t), Some(true));
+        // fall = 2 holds for each region's own run.
+        assert!(!agg.observe(obs_from(&t, "r2", "b", false, "refused"), Instant::now()));
+        assert!(agg.observe(obs_from(&t, "r2", "b", false, "refused"), Instant::now()));
+        assert_eq!(up(&agg, &t), Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_region_of_three_cannot_fail_a_target_over_by_majority() {
+        let (t, mut agg) = one(simple());
+        for r in ["r1", "r2", "r3"] {
+            see(&mut agg, &t, r, true);
+        }
+        assert_eq!(up(&agg, &t), Some(true));
+        // r3's path breaks: it says down, for as long as it likes.
+        for _ in 0..5 {
+            assert!(!see(&mut agg, &t, "r3", false));
+            see(&mut agg, &t, "r1", true);
+            see(&mut agg, &t, "r2", true);
+        }
+        assert_eq!(up(&agg, &t), Some(true));
+        let v = target_view(&agg, &t);
+        assert!(v.disagreement, "{v:?}");
+        assert_eq!((v.up_regions, v.down_regions), (2, 1));
+        assert_eq!(
+            v.votes
+                .iter()
+                .map(|x| (x.region.as_str(), x.health.as_str()))
+                .collect::<Vec<_>>(),
+            [("r1", "up"), ("r2", "up"), ("r3", "down")]
+        );
+        // A second region agreeing makes a majority.
+        assert!(see(&mut agg, &t, "r2", false));
+        assert_eq!(up(&agg, &t), Some(false));
+        assert_eq!(target_view(&agg, &t).decided, "down");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_all_and_a_number_count_down_votes_differently() {
+        for (rule, downs_to_fail) in [(Quorum::Any, 1), (Quorum::AtLeast(2), 2), (Quorum::All, 3)] {
+            let (t, mut agg) = one(spec(1, 1, rule, Duration::ZERO));
+            for r in ["r1", "r2", "r3"] {
+                see(&mut agg, &t, r, true);
+            }
+            for (i, r) in ["r1", "r2", "r3"].iter().enumerate() {
+                see(&mut agg, &t, r, false);
+                let want = i + 1 < downs_to_fail;
+                assert_eq!(up(&agg, &t), Some(want), "{rule} after {} down", i + 1);
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_region_is_up_while_any_of_its_probers_sees_the_target_up() {
+        let (t, mut agg) = one(spec(1, 1, Quorum::Any, Duration::ZERO));
+        let now = Instant::now;
+        agg.observe(obs_from(&t, "r1", "ns1", true, "ok"), now());
+        agg.observe(obs_from(&t, "r1", "agent", true, "ok"), now());
+        // One prober of the region loses its path: the region still says up.
+        assert!(!agg.observe(obs_from(&t, "r1", "agent", false, "timed out"), now()));
+        assert_eq!(up(&agg, &t), Some(true));
+        assert_eq!(target_view(&agg, &t).votes.len(), 2);
+        assert!(agg.observe(obs_from(&t, "r1", "ns1", false, "refused"), now()));
+        assert_eq!(up(&agg, &t), Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_region_counts_as_unknown_after_the_staleness_window_not_as_down() {
+        // Default staleness: 3 × the 1 s interval.
+        let (t, mut agg) = one(simple());
+        see(&mut agg, &t, "r1", true);
+        see(&mut agg, &t, "r2", false);
+        see(&mut agg, &t, "r3", false);
+        assert_eq!(up(&agg, &t), Some(false));
+        // r3 falls silent; r1 and r2 keep reporting what they see.
+        for _ in 0..3 {
+            advance(SECOND).await;
+            see(&mut agg, &t, "r1", true);
+            see(&mut agg, &t, "r2", false);
+        }
+        // Exactly at the window r3 still counts.
+        assert!(!agg.sweep(Instant::now()));
+        assert_eq!(up(&agg, &t), Some(false));
+        advance(Duration::from_millis(1)).await;
+        // Now 1 up, 1 down of 2 fresh regions: no majority for down.
+        assert!(agg.sweep(Instant::now()));
+        assert_eq!(up(&agg, &t), Some(true));
+        let v = target_view(&agg, &t);
+        let r3 = v.votes.iter().find(|x| x.region == "r3").unwrap();
+        assert!(!r3.fresh && r3.health == "down", "{r3:?}");
+        assert_eq!((v.up_regions, v.down_regions), (1, 1));
+        let vantage = agg
+            .view(Instant::now())
+            .vantages
+            .into_iter()
+            .find(|x| x.region == "r3")
+            .unwrap();
+        assert_eq!(vantage.fresh_votes, 0);
+        // It speaks again: it counts again at once.
+        assert!(see(&mut agg, &t, "r3", false));
+        assert_eq!(up(&agg, &t), Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_staleness_window_applies_to_every_check() {
+        let config = DecisionConfig {
+            staleness: Staleness::Fixed(Duration::from_secs(10)),
+            ..DecisionConfig::default()
+        };
+        let spec = simple();
+        let t = target(1, &spec);
+        let mut agg = aggregator(&[(t.clone(), spec)], config);
+        see(&mut agg, &t, "r1", false);
+        see(&mut agg, &t, "r2", true);
+        see(&mut agg, &t, "r3", true);
+        advance(Duration::from_secs(9)).await;
+        see(&mut agg, &t, "r1", false);
+        see(&mut agg, &t, "r2", false);
+        assert_eq!(up(&agg, &t), Some(false));
+        advance(Duration::from_secs(2)).await;
+        see(&mut agg, &t, "r1", false);
+        see(&mut agg, &t, "r2", false);
+        agg.sweep(Instant::now());
+        assert_eq!(target_view(&agg, &t).up_regions, 0);
+    }
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged(f: impl FnOnce()) -> String {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_fresh_region_the_last_decision_stands_and_says_so() {
+        let (t, mut agg) = one(simple());
+        see(&mut agg, &t, "r1", true);
+        see(&mut agg, &t, "r2", true);
+        // Everyone falls silent, longer than the window.
+        advance(SECOND * 4).await;
+        let log = logged(|| assert!(!agg.sweep(Instant::now())));
+        assert_eq!(up(&agg, &t), Some(true), "kept, not dropped to unknown");
+        let v = agg.view(Instant::now());
+        assert_eq!(v.frozen_targets, 1);
+        assert!(v.targets[0].frozen);
+        assert!(log.contains("ERROR") && log.contains("NO QUORUM"), "{log}");
+        assert!(log.contains("kept=up"), "{log}");
+        // Said once, not at every sweep.
+        advance(SECOND).await;
+        assert!(!logged(|| {
+            agg.sweep(Instant::now());
+        })
+        .contains("NO QUORUM"));
+        // A fresh result decides again.
+        assert!(see(&mut agg, &t, "r2", false));
+        assert_eq!(up(&agg, &t), Some(false));
+        assert_eq!(agg.view(Instant::now()).frozen_targets, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_numeric_quorum_with_too_few_regions_waits_instead_of_guessing() {
+        let (t, mut agg) = one(spec(1, 1, Quorum::AtLeast(2), Duration::ZERO));
+        assert!(!see(&mut agg, &t, "r1", false));
+        // Not decided yet: routing still applies the startup state, nothing is frozen.
+        assert_eq!(up(&agg, &t), None);
+        assert!(!target_view(&agg, &t).frozen);
+        assert!(see(&mut agg, &t, "r2", false));
+        assert_eq!(up(&agg, &t), Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recovered_target_is_held_down_and_a_relapse_restarts_the_hold() {
+        let hold = Duration::from_secs(30);
+        let (t, mut agg) = one(spec(1, 1, Quorum::Majority, hold));
+        // The first decision is not held: there is no traffic to protect yet.
+        assert!(see(&mut agg, &t, "r1", true));
+        assert!(see(&mut agg, &t, "r1", false));
+        assert_eq!(up(&agg, &t), Some(false));
+
+        assert!(!see(&mut agg, &t, "r1", true), "held, not published");
+        assert_eq!(target_view(&agg, &t).decided, "up");
+        assert_eq!(target_view(&agg, &t).held_down_ms, Some(30_000));
+        advance(Duration::from_secs(20)).await;
+        see(&mut agg, &t, "r1", true);
+        // Flaps: the hold starts over from the next recovery.
+        see(&mut agg, &t, "r1", false);
+        assert_eq!(target_view(&agg, &t).held_down_ms, None);
+        advance(Duration::from_secs(15)).await;
+        see(&mut agg, &t, "r1", true);
+        advance(Duration::from_secs(29)).await;
+        see(&mut agg, &t, "r1", true);
+        assert!(!agg.sweep(Instant::now()));
+        assert_eq!(up(&agg, &t), Some(false));
+        advance(SECOND).await;
+        see(&mut agg, &t, "r1", true);
+        // The sweep releases it even between results.
+        assert!(agg.sweep(Instant::now()) || up(&agg, &t) == Some(true));
+        assert_eq!(up(&agg, &t), Some(true));
+        // Going down is never held.
+        assert!(see(&mut agg, &t, "r1", false));
+    }
+
+    /// Six targets probed from three regions, everything up.
+    fn fleet(rule: Quorum) -> (Vec<Target>, Aggregator) {
+        let s = spec(1, 1, rule, Duration::ZERO);
+        let targets: Vec<(Target, Arc<CheckSpec>)> =
+            (1..=6).map(|n| (target(n, &s), s.clone())).collect();
+        let mut agg = aggregator(&targets, DecisionConfig::default());
+        let ts: Vec<Target> = targets.into_iter().map(|(t, _)| t).collect();
+        for t in &ts {
+            for r in ["r1", "r2", "r3"] {
+                see(&mut agg, t, r, true);
+            }
+        }
+        (ts, agg)
+    }
+
+    fn suspected(agg: &Aggregator, region: &str) -> bool {
+        agg.view(Instant::now())
+            .vantages
+            .iter()
+            .any(|v| v.region == region && v.suspected)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_region_that_suddenly_sees_most_targets_fail_alone_is_set_aside() {
+        let (ts, mut agg) = fleet(Quorum::Any);
+        let log = logged(|| {
+            for t in &ts[..5] {
+                see(&mut agg, t, "r3", false);
+            }
+        });
+        assert!(suspected(&agg, "r3"));
+        assert!(log.contains("PROBE REGION SUSPECTED"), "{log}");
+        // Its votes are set aside: every target is up, though `any` region would do.
+        for t in &ts {
+            assert_eq!(up(&agg, t), Some(true), "{t}");
+        }
+        let v = agg.view(Instant::now());
+        assert_eq!(v.suspected_vantages, 1);
+        assert!(v.targets[0]
+            .votes
+            .iter()
+            .any(|x| x.region == "r3" && x.suspected));
+        // Even its later votes, and long after the window.
+        advance(SECOND * 30).await;
+        for t in &ts {
+            see(&mut agg, t, "r1", true);
+            see(&mut agg, t, "r2", true);
+            see(&mut agg, t, "r3", false);
+        }
+        agg.sweep(Instant::now());
+        assert!(suspected(&agg, "r3"));
+        assert!(ts.iter().all(|t| up(&agg, t) == Some(true)));
+
+        // Its own trouble ends: trusted again, and its votes count.
+        for t in &ts {
+            see(&mut agg, t, "r3", true);
+        }
+        agg.sweep(Instant::now());
+        assert!(!suspected(&agg, "r3"));
+        assert!(see(&mut agg, &ts[0], "r3", false));
+        assert_eq!(up(&agg, &ts[0]), Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_every_region_sees_are_real_and_fail_over() {
+        let (ts, mut agg) = fleet(Quorum::Majority);
+        // The datacenter of five targets goes dark; the regions notice one after another.
+        for r in ["r1", "r2", "r3"] {
+            for t in &ts[..5] {
+                see(&mut agg, t, r, false);
+            }
+            advance(Duration::from_millis(300)).await;
+            agg.sweep(Instant::now());
+        }
+        assert_eq!(agg.view(Instant::now()).suspected_vantages, 0);
+        for t in &ts[..5] {
+            assert_eq!(up(&agg, t), Some(false), "{t}");
+        }
+        assert_eq!(up(&agg, &ts[5]), Some(true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_region_suspected_first_is_cleared_when_the_others_catch_up() {
+        let (ts, mut agg) = fleet(Quorum::Majority);
+        for t in &ts[..5] {
+            see(&mut agg, t, "r1", false);
+        }
+        assert!(suspected(&agg, "r1"), "alone so far");
+        for t in &ts[..5] {
+            see(&mut agg, t, "r2", false);
+        }
+        agg.sweep(Instant::now());
+        assert!(!suspected(&agg, "r1"), "r2 sees it too");
+        for t in &ts[..5] {
+            assert_eq!(up(&agg, t), Some(false), "{t}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_few_failures_or_a_lone_region_never_trigger_the_guard() {
+        let (ts, mut agg) = fleet(Quorum::Any);
+        // Half of the targets is not most of them.
+        for t in &ts[..3] {
+            see(&mut agg, t, "r3", false);
+        }
+        assert!(!suspected(&agg, "r3"));
+        assert_eq!(up(&agg, &ts[0]), Some(false));
+
+        // One region alone has nobody to compare with: it decides.
+        let s = simple();
+        let targets: Vec<(Target, Arc<CheckSpec>)> =
+            (1..=6).map(|n| (target(n, &s), s.clone())).collect();
+        let mut alone = aggregator(&targets, DecisionConfig::default());
+        for (t, _) in &targets {
+            see(&mut alone, t, "r1", true);
+        }
+        for (t, _) in &targets {
+            see(&mut alone, t, "r1", false);
+        }
+        assert_eq!(alone.view(Instant::now()).suspected_vantages, 0);
+        assert!(targets.iter().all(|(t, _)| up(&alone, t) == Some(false)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_spread_wider_than_the_window_are_not_sudden() {
+        let (ts, mut agg) = fleet(Quorum::Any);
+        // Default window: interval × (fall + 1) = 2 s.
+        for t in &ts[..5] {
+            see(&mut agg, t, "r3", false);
+            advance(Duration::from_millis(1500)).await;
+            for u in &ts {
+                see(&mut agg, u, "r1", true);
+                see(&mut agg, u, "r2", true);
+            }
+        }
+        assert!(!suspected(&agg, "r3"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn observations_for_unknown_targets_are_counted_and_ignored() {
+        let (t, mut agg) = one(simple());
+        let other = Target {
+            check: "elsewhere./web".into(),
+            addr: t.addr,
+        };
+        assert!(!see(&mut agg, &other, "r2", false));
+        assert_eq!(agg.view(Instant::now()).unknown_target_observations, 1);
+        assert_eq!(agg.snapshot().targets.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn target_changes_keep_state_unless_the_probe_itself_changed() {
+        let s = simple();
+        let (t, mut agg) = one(s.clone());
+        see(&mut agg, &t, "r1", true);
+        let since = agg.entries[&t].status.since;
+
+        assert!(!agg.set_targets(BTreeMap::from([(t.clone(), s.clone())])));
+        let slower = Arc::new(CheckSpec {
+            interval: Duration::from_secs(9),
+            fall: 2,
+            ..(*s).clone()
+        });
+        assert!(!agg.set_targets(BTreeMap::from([(t.clone(), slower)])));
+        assert_eq!(agg.entries[&t].status.health, Health::Up);
+        assert_eq!(agg.entries[&t].status.since, since);
+        assert!(!see(&mut agg, &t, "r1", false));
+        let moved = Arc::new(CheckSpec {
+            port: 8080,
+            ..(*s).clone()
+        });
+        assert!(agg.set_targets(BTreeMap::from([(t.clone(), moved)])));
+        assert_eq!(agg.snapshot().targets[&t].health, Health::Unknown);
+        assert!(agg.set_targets(BTreeMap::new()));
+        assert!(agg.snapshot().targets.is_empty());
+        assert!(agg.view(Instant::now()).vantages.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silent_probers_are_forgotten_after_ten_windows() {
+        let (t, mut agg) = one(simple());
+        see(&mut agg, &t, "r1", true);
+        see(&mut agg, &t, "r2", true);
+        for _ in 0..31 {
+            advance(SECOND).await;
+            see(&mut agg, &t, "r1", true);
+            agg.sweep(Instant::now());
+        }
+        let v = agg.view(Instant::now());
+        assert_eq!(
+            v.vantages
+                .iter()
+                .map(|x| x.region.as_str())
+                .collect::<Vec<_>>(),
+            ["r1"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_transition_logs_one_line_per_region_and_one_per_decision() {
+        let s = spec(2, 1, Quorum::Majority, Duration::ZERO);
+        let (t, mut agg) = one(s);
+        let text = logged(|| {
+            let now = Instant::now();
+            agg.observe(obs_from(&t, "r1", "a", true, "HTTP 200"), now);
+            agg.observe(obs_from(&t, "r1", "a", true, "HTTP 200"), now);
+            agg.observe(obs_from(&t, "r1", "a", false, "HTTP 503"), now);
+            agg.observe(
+                obs_from(&t, "r1", "a", false, "unexpected HTTP status 503"),
+                now,
+            );
+        });
+        let region: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("health target"))
+            .collect();
+        assert_eq!(region.len(), 2, "{text}");
+        assert!(
+            region[0].contains(" INFO ") && region[1].contains(" WARN "),
+            "{text}"
+        );
+        for (line, old, new) in [(region[0], "unknown", "up"), (region[1], "up", "down")] {
+            for field in [
+                "target=test.example./web@10.0.0.1".to_string(),
+                "check=test.example./web".to_string(),
+                "address=10.0.0.1".to_string(),
+                "region=r1".to_string(),
+                "sender=a".to_string(),
+                format!("old={old}"),
+                format!("new={new}"),
+            ] {
+                assert!(line.contains(&field), "{field} missing in {line}");
+            }
+        }
+        assert!(region[1].contains("reason=unexpected HTTP status 503"));
+        let decisions: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("health decision"))
+            .collect();
+        assert_eq!(decisions.len(), 2, "{text}");
+        assert!(decisions[1].contains(" WARN ") && decisions[1].contains("down_regions=1"));
+        assert!(decisions[1].contains("quorum=majority"), "{}", decisions[1]);
+    }
+}
