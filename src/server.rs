@@ -89,7 +89,13 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         for s in sockets {
             tasks.spawn(dns::udp::serve(s, table.clone(), shutdown.clone()));
         }
-        tasks.spawn(dns::tcp::serve(listener, table.clone(), shutdown.clone()));
+        tasks.spawn(dns::tcp::serve(
+            listener,
+            table.clone(),
+            cfg.limits,
+            metrics.abuse.clone(),
+            shutdown.clone(),
+        ));
         info!(%bound, "serving DNS on UDP and TCP");
         dns_addrs.push(bound);
     }

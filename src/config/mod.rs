@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod error;
+pub mod limits;
 pub mod masterfile;
 mod policies;
 pub mod server;

@@ -18,6 +18,8 @@ struct ServerFile {
     agents: Option<RawAgents>,
     control: Option<RawControl>,
     alerts: Option<RawAlerts>,
+    limits: Option<super::limits::RawLimits>,
+    rrl: Option<super::limits::RawRrl>,
     /// Probe region locations, for latency routing: `us-east = { lat = .., lon = .. }`.
     #[serde(default)]
     regions: BTreeMap<String, toml::Spanned<super::zonefile::Location>>,
@@ -95,6 +97,10 @@ pub struct ServerConfig {
     pub regions: BTreeMap<String, Coord>,
     /// Fixed seed for the per-query random draws.
     pub rng_seed: Option<u64>,
+    /// What one client may cost: TCP connections, timeouts, query size.
+    pub limits: super::limits::Limits,
+    /// Response rate limiting on UDP; off unless the file has an `[rrl]` section.
+    pub rrl: Option<crate::dns::rrl::RrlConfig>,
 }
 
 /// Where operators and Prometheus reach the server, and who may change it.
@@ -150,8 +156,12 @@ impl ServerConfig {
             control: ctl,
             alerts,
             agents,
+            limits,
+            rrl,
             ..
         } = raw;
+        let limits = super::limits::limits(&loc, limits)?;
+        let rrl = super::limits::rrl(&loc, rrl)?;
         let agents = agents.map(|a| agents::parse(&loc, a)).transpose()?;
         if raw.listen.is_empty() {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
@@ -173,6 +183,8 @@ impl ServerConfig {
             geoip: raw.geoip.map(|g| base.join(g)),
             regions,
             rng_seed: raw.rng_seed,
+            limits,
+            rrl,
         })
     }
 }

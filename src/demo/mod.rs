@@ -87,6 +87,8 @@ pub async fn run(
         geoip,
         regions: Default::default(),
         rng_seed: None,
+        limits: Default::default(),
+        rrl: None,
     };
     let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;

@@ -1,6 +1,7 @@
 //! The DNS front: RFC mechanics kept apart from routing. `respond` decides the reply,
 //! `encode` puts it on the wire, `udp` and `tcp` carry it.
 
+pub mod abuse;
 pub mod encode;
 pub mod respond;
 pub mod rrl;

@@ -5,44 +5,68 @@
 //! shutdown hickory drops its connection tasks, aborting answers in flight. Here a
 //! shutdown closes the listener and every connection that is between messages, while a
 //! connection that has received part of a message reads the rest, answers, and then
-//! closes, within [`DRAIN_LIMIT`].
+//! closes, within [`DRAIN_LIMIT`]. It is also where the limits live that hickory's
+//! listener doesn't offer: connections open at once, a deadline per message, a largest
+//! query.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::abuse::AbuseCounters;
 use super::encode::encode;
 use super::respond::{respond, Reply, RequestView};
 use super::SharedTable;
+use crate::config::limits::Limits;
 use crate::routing::{Lookup, RoutingTable};
-
-/// Idle connections are closed after this long (RFC 7766 §6.2.3 suggests seconds); it
-/// also bounds how long a client may take to send the rest of a message or read a reply.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// At shutdown, the longest we wait for answers in flight before abandoning them.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// After an accept error (e.g. out of file descriptors), pause rather than spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Accept connections until `shutdown`, then drain them.
-pub async fn serve(listener: TcpListener, table: SharedTable, shutdown: CancellationToken) {
+/// Accept connections until `shutdown`, then drain them. At most
+/// `limits.tcp_connections` are open at once: one more is closed as soon as it is
+/// accepted (and counted), so a connection flood costs a file descriptor for an instant
+/// and never stalls the connections already open or UDP.
+pub async fn serve(
+    listener: TcpListener,
+    table: SharedTable,
+    limits: Limits,
+    abuse: Arc<AbuseCounters>,
+    shutdown: CancellationToken,
+) {
     let mut conns = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(limits.tcp_connections));
     loop {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             r = listener.accept() => match r {
-                Ok((stream, src)) => {
-                    conns.spawn(connection(stream, src, table.clone(), shutdown.clone()));
-                }
+                Ok((stream, src)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let (table, abuse, shutdown) = (table.clone(), abuse.clone(), shutdown.clone());
+                        conns.spawn(async move {
+                            connection(stream, src, table, limits, &abuse, shutdown).await;
+                            drop(slot);
+                        });
+                    }
+                    Err(_) => {
+                        AbuseCounters::bump(&abuse.tcp_refused);
+                        debug!(%src, "tcp connection limit reached; closing");
+                        drop(stream);
+                    }
+                },
                 Err(e) => {
                     warn!(error = %e, "tcp accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -71,6 +95,8 @@ async fn connection(
     mut stream: TcpStream,
     src: SocketAddr,
     table: SharedTable,
+    limits: Limits,
+    abuse: &AbuseCounters,
     shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
@@ -79,22 +105,37 @@ async fn connection(
     let mut buf: Vec<u8> = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(512);
     let mut frame = Vec::with_capacity(514);
+    // When the message now in `buf` must be complete: a client may not trickle a query
+    // in byte by byte to hold the connection (slowloris).
+    let mut deadline: Option<Instant> = None;
     loop {
         if buf.len() >= 2 {
             let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+            if len > limits.max_query_size {
+                AbuseCounters::bump(&abuse.oversize);
+                debug!(%src, len, "tcp query over max_query_size; closing");
+                return;
+            }
             if buf.len() >= 2 + len {
                 let answered = {
                     let table = table.load();
                     answer(&table, &buf[2..2 + len], src, &mut out)
                 };
                 buf.drain(..2 + len);
+                deadline = (!buf.is_empty()).then(|| Instant::now() + limits.tcp_request_timeout);
                 if answered {
                     frame.clear();
                     frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
                     frame.extend_from_slice(&out);
-                    match tokio::time::timeout(IDLE_TIMEOUT, stream.write_all(&frame)).await {
+                    match tokio::time::timeout(limits.tcp_request_timeout, stream.write_all(&frame))
+                        .await
+                    {
                         Ok(Ok(())) => {}
-                        _ => return,
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            AbuseCounters::bump(&abuse.tcp_timeouts);
+                            return;
+                        }
                     }
                 }
                 continue;
@@ -110,12 +151,21 @@ async fn connection(
                     Ok(n) if n > 0 => Ok(n),
                     _ => return,
                 },
-                _ = tokio::time::sleep(IDLE_TIMEOUT) => return,
+                _ = tokio::time::sleep(limits.tcp_idle_timeout) => {
+                    AbuseCounters::bump(&abuse.tcp_timeouts);
+                    return;
+                }
             }
         } else {
-            match tokio::time::timeout(IDLE_TIMEOUT, stream.read_buf(&mut buf)).await {
+            let until =
+                *deadline.get_or_insert_with(|| Instant::now() + limits.tcp_request_timeout);
+            match tokio::time::timeout_at(until, stream.read_buf(&mut buf)).await {
                 Ok(r) => r,
-                Err(_) => return,
+                Err(_) => {
+                    AbuseCounters::bump(&abuse.tcp_timeouts);
+                    debug!(%src, "tcp message not completed in time; closing");
+                    return;
+                }
             }
         };
         match read {

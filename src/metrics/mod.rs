@@ -21,6 +21,8 @@ use crate::health::HealthMetrics;
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub queries: QueryRegistry,
+    /// What the DNS transports refused or cut short (limits, RRL).
+    pub abuse: Arc<crate::dns::abuse::AbuseCounters>,
     pub health: Arc<HealthMetrics>,
     /// (zone, policy) -> times its answer changed.
     answer_changes: Mutex<BTreeMap<(String, String), u64>>,
@@ -151,6 +153,7 @@ impl Metrics {
             );
         }
         self.health.render(&mut e);
+        self.abuse.render(&mut e);
 
         e.family(
             "switchyard_table_epoch",
