@@ -31,6 +31,7 @@ pub struct Running {
     pub shutdown: CancellationToken,
     tcp: hickory_server::Server<dns::tcp::TcpHandler>,
     tasks: tokio::task::JoinSet<()>,
+    udp_threads: Vec<std::thread::JoinHandle<()>>,
     _monitor: HealthMonitor,
 }
 
@@ -46,6 +47,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         table: table.clone(),
     });
     let mut dns_addrs = Vec::new();
+    let mut udp_threads = Vec::new();
     for addr in &cfg.listen {
         let sockets = dns::udp::bind(*addr, cfg.udp_sockets)
             .with_context(|| format!("cannot bind UDP {addr}"))?;
@@ -54,7 +56,10 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
             .await
             .with_context(|| format!("cannot bind TCP {bound}"))?;
         for s in sockets {
-            tasks.spawn(dns::udp::serve(s, table.clone(), shutdown.clone()));
+            udp_threads.push(
+                dns::udp::spawn(s, table.clone(), shutdown.clone(), cfg.udp_fast_path)
+                    .context("cannot start a UDP thread")?,
+            );
         }
         tcp.register_listener(listener, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
         info!(%bound, "serving DNS on UDP and TCP");
@@ -76,6 +81,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         shutdown,
         tcp,
         tasks,
+        udp_threads,
         _monitor: monitor,
     })
 }
@@ -86,6 +92,13 @@ impl Running {
         self.shutdown.cancel();
         let _ = self.tcp.shutdown_gracefully().await;
         while self.tasks.join_next().await.is_some() {}
+        let threads = std::mem::take(&mut self.udp_threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
     }
 }
 

@@ -1,17 +1,19 @@
 //! The one writer of the routing table: rebuilds it whenever health or zones change,
 //! logs what changed, and swaps it in whole.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hickory_proto::rr::Name;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::dns::SharedTable;
 use crate::health::HealthSnapshot;
-use crate::policy::Choice;
-use crate::routing::{self, RoutingTable};
+use crate::policy::{Choice, Compiled, PoolState};
+use crate::routing::{self, RoutingTable, ZoneTable};
 use crate::zone::ZoneSet;
 
 /// Build a table from the current inputs and swap it in, logging every change of pool
@@ -19,7 +21,8 @@ use crate::zone::ZoneSet;
 pub fn rebuild(table: &SharedTable, zones: &ZoneSet, health: &HealthSnapshot) -> Arc<RoutingTable> {
     let old = table.load_full();
     let started = Instant::now();
-    let new = Arc::new(routing::build(zones, health, old.epoch + 1));
+    // Reuses the old table's static names when only health changed.
+    let new = Arc::new(routing::rebuild(&old, zones, health, old.epoch + 1));
     let build_us = started.elapsed().as_micros() as u64;
     log_changes(&old, &new);
     table.store(new.clone());
@@ -33,11 +36,25 @@ pub fn rebuild(table: &SharedTable, zones: &ZoneSet, health: &HealthSnapshot) ->
 }
 
 fn log_changes(old: &RoutingTable, new: &RoutingTable) {
-    for zone in &new.zones {
-        let before = old.zones.iter().find(|z| z.origin == zone.origin);
+    // Paired by position when the zone set is unchanged (the health-change case), by
+    // name otherwise: either way linear, as a table may hold thousands of policies.
+    let same = old.same_names(new);
+    let old_zones: HashMap<&Name, &ZoneTable> = if same {
+        HashMap::new()
+    } else {
+        old.zones.iter().map(|z| (&z.origin, z)).collect()
+    };
+    for (zi, zone) in new.zones.iter().enumerate() {
+        let before = if same {
+            old.zones.get(zi)
+        } else {
+            old_zones.get(&zone.origin).copied()
+        };
+        let old_pools: HashMap<&str, &PoolState> = before
+            .map(|z| z.pools.iter().map(|(p, _, s)| (&**p, s)).collect())
+            .unwrap_or_default();
         for (pool, region, state) in &zone.pools {
-            let prev = before.and_then(|z| z.pools.iter().find(|(p, _, _)| p == pool));
-            if let Some((_, _, prev)) = prev {
+            if let Some(prev) = old_pools.get(&**pool) {
                 if prev.up != state.up || prev.healthy != state.healthy {
                     let line = format!(
                         "{} -> {}",
@@ -53,8 +70,15 @@ fn log_changes(old: &RoutingTable, new: &RoutingTable) {
                 }
             }
         }
-        for p in &zone.policies {
-            let prev = before.and_then(|z| z.policies.iter().find(|q| q.name == p.name));
+        let old_policies: HashMap<&Name, &Compiled> = match before {
+            Some(z) if !same => z.policies.iter().map(|q| (&q.name, q)).collect(),
+            _ => HashMap::new(),
+        };
+        for (pi, p) in zone.policies.iter().enumerate() {
+            let prev = match before {
+                Some(z) if same => z.policies.get(pi),
+                _ => old_policies.get(&p.name).copied(),
+            };
             let now = p.summary();
             let changed = prev.is_none_or(|q| q.summary() != now);
             if !changed {

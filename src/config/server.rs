@@ -24,6 +24,12 @@ struct RawServer {
     log: String,
     #[serde(default)]
     udp_sockets: Option<usize>,
+    #[serde(default = "default_fast_path")]
+    udp_fast_path: bool,
+}
+
+fn default_fast_path() -> bool {
+    true
 }
 
 fn default_region() -> String {
@@ -45,6 +51,9 @@ pub struct ServerConfig {
     pub log: String,
     /// UDP sockets (SO_REUSEPORT) per listen address; default: one per core.
     pub udp_sockets: usize,
+    /// Answer common UDP queries from prepared wire replies; `false` sends every query
+    /// through the general path (same answers, slower; for comparison and tests).
+    pub udp_fast_path: bool,
 }
 
 impl ServerConfig {
@@ -72,6 +81,7 @@ impl ServerConfig {
             region: raw.region,
             log: raw.log,
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
+            udp_fast_path: raw.udp_fast_path,
         })
     }
 }

@@ -70,6 +70,7 @@ pub async fn run(zones_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         region: "local".into(),
         log: "info".into(),
         udp_sockets: 1,
+        udp_fast_path: true,
     };
     let running = server::start(&cfg, zones).await?;
     let dns = running.dns_addrs[0];

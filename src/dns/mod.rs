@@ -1,7 +1,10 @@
 //! The DNS front: RFC mechanics kept apart from routing. `respond` decides the reply,
-//! `encode` puts it on the wire, `udp` and `tcp` carry it.
+//! `encode` puts it on the wire, `udp` and `tcp` carry it; `fast` answers common UDP
+//! queries from prepared wire replies, and `batch` moves datagrams in batches.
 
+pub mod batch;
 pub mod encode;
+pub mod fast;
 pub mod respond;
 pub mod tcp;
 pub mod udp;

@@ -1,7 +1,9 @@
 //! Routing policies: each turns pool health into an answer at build time, and picks
-//! among prepared answers per query. Policies know pools and health, never DNS wire.
+//! among prepared answers per query. Policies know pools and health; the only wire
+//! format here is an answer's own address records (`wire`), encoded at build time.
 
 pub mod failover;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -54,6 +56,8 @@ pub struct Answer {
     pub addresses: Vec<IpAddr>,
     pub a: Vec<Record>,
     pub aaaa: Vec<Record>,
+    /// The same records in wire form, for the UDP fast path.
+    pub wire: wire::AnswerWire,
 }
 
 impl Answer {
@@ -72,6 +76,7 @@ impl Answer {
         }
         Self {
             choice,
+            wire: wire::AnswerWire::new(ttl, &addresses),
             addresses,
             a,
             aaaa,
