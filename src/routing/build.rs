@@ -89,11 +89,13 @@ fn build_zone(zone: &Zone, health: &HealthSnapshot) -> ZoneTable {
         .iter()
         .map(|p| Compiled::build(p, &states))
         .collect();
-    // `zone.pools` is a BTreeMap: already in name order.
+    // Moved, not cloned: a zone may have thousands of pools. `zone.pools` is a
+    // BTreeMap, so this is name order.
+    let mut states = states;
     let pools = zone
         .pools
         .values()
-        .map(|p| (p.name.clone(), p.region.clone(), states[&p.name].clone()))
+        .filter_map(|p| Some((p.name.clone(), p.region.clone(), states.remove(&p.name)?)))
         .collect();
     ZoneTable {
         origin: zone.origin.clone(),
