@@ -82,7 +82,11 @@ fn packet(name: &str, ecs: bool) -> Vec<u8> {
 
 /// (label, name, client subnet?) for every case: a static name, then each policy.
 fn cases() -> Vec<(String, String, bool)> {
-    let mut v = vec![("static".to_string(), "host500.bench.test.".to_string(), false)];
+    let mut v = vec![(
+        "static".to_string(),
+        "host500.bench.test.".to_string(),
+        false,
+    )];
     for (label, _, ecs) in POLICIES {
         v.push((label.to_string(), format!("{label}.bench.test."), *ecs));
     }

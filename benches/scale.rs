@@ -32,7 +32,14 @@ fn write_zone(dir: &Path, i: usize, names: usize, policies: usize) {
     writeln!(master, "@ IN SOA ns1 hostmaster 1 3600 600 604800 60").unwrap();
     writeln!(master, "@ IN NS ns1\nns1 IN A 192.0.2.53").unwrap();
     for n in 0..names.saturating_sub(3) {
-        writeln!(master, "h{n} IN A 10.{}.{}.{}", i % 256, n / 256 % 256, n % 256).unwrap();
+        writeln!(
+            master,
+            "h{n} IN A 10.{}.{}.{}",
+            i % 256,
+            n / 256 % 256,
+            n % 256
+        )
+        .unwrap();
     }
     std::fs::write(dir.join(format!("z{i}.zone")), master).unwrap();
 

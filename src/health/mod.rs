@@ -6,6 +6,7 @@
 //! here knows about DNS answers.
 
 pub mod check;
+mod http1;
 pub mod monitor;
 pub mod snapshot;
 pub mod state;
