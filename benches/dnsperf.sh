@@ -187,23 +187,33 @@ done
 servers=(switchyard knot)
 ((GDNSD)) && servers+=(gdnsd)
 port_of() { case $1 in switchyard) echo $SY_PORT ;; knot) echo $KNOT_PORT ;; gdnsd) echo $GDNSD_PORT ;; esac; }
+declare -A pid_of=([switchyard]=${pids[0]} [knot]=${pids[1]})
+((GDNSD)) && pid_of[gdnsd]=${pids[2]}
+HZ=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # ECS for 198.51.100.0/24 (family 1, source 24, scope 0), added to every query.
 ECS_OPT="8:00011800c63364"
-perf() { # port mix [extra dnsperf args...] -> "qps avg_ms lost"
-  local port=$1 mix=$2; shift 2
-  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/q-$mix" -l "$SECS" \
+perf() { # server mix [extra dnsperf args...] -> "qps avg_ms lost busy%"
+  # busy%: the server's CPU time over the run's wall time, in % of its one core. Below
+  # 100, dnsperf (one core) is the limit, and qps / busy is the server's capacity.
+  local server=$1 mix=$2; shift 2
+  local t0 c0 out
+  t0=$(date +%s.%N) c0=$(ticks "${pid_of[$server]}")
+  out=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$(port_of "$server")" -d "$work/q-$mix" -l "$SECS" \
     -c "$CLIENTS" -T 1 -q "$OUTSTANDING" "$@" 2>&1 |
-    awk '/Queries per second/ {q=$4} /Average Latency/ {l=$4*1000} /Queries lost/ {lost=$3} END {printf "%d %.3f %s\n", q, l, lost}'
+    awk '/Queries per second/ {q=$4} /Average Latency/ {l=$4*1000} /Queries lost/ {lost=$3} END {printf "%d %.3f %s", q, l, lost}')
+  echo "$out $(awk -v c="$(( $(ticks "${pid_of[$server]}") - c0 ))" -v hz="$HZ" -v t0="$t0" -v t1="$(date +%s.%N)" \
+    'BEGIN {printf "%d", 100 * c / hz / (t1 - t0)}')"
 }
 
 if ((EXPLORE)); then
-  printf '%8s %12s %12s\n' clients outstanding "knot q/s"
+  printf '%8s %12s %12s %10s %12s\n' clients outstanding "knot q/s" "knot busy" "q/s per core"
   for c in 1 2 4 8 16; do
-    for q in 50 100 200 500 1000; do
+    for q in 20 50 100 200 500 1000; do
       CLIENTS=$c OUTSTANDING=$q
-      read -r kq _ _ < <(perf $KNOT_PORT static)
-      printf '%8s %12s %12s\n' "$c" "$q" "$kq"
+      read -r kq _ _ kb < <(perf knot static)
+      printf '%8s %12s %12s %9s%% %12s\n' "$c" "$q" "$kq" "$kb" "$(( kq * 100 / (kb > 0 ? kb : 1) ))"
     done
   done
   exit 0
@@ -213,25 +223,29 @@ mixes=(static failover ecs)
 mix_file() { case $1 in ecs) echo failover ;; *) echo "$1" ;; esac; }
 mix_args() { case $1 in ecs) echo "-E $ECS_OPT" ;; esac; }
 
-declare -A results lost
+declare -A results lost busy cap
 for run in $(seq 1 "$RUNS"); do
   for mix in "${mixes[@]}"; do
     for s in "${servers[@]}"; do
       # shellcheck disable=SC2046
-      read -r q _ l < <(perf "$(port_of "$s")" "$(mix_file "$mix")" $(mix_args "$mix"))
+      read -r q _ l b < <(perf "$s" "$(mix_file "$mix")" $(mix_args "$mix"))
       results[$s/$mix]+="$q "
+      busy[$s/$mix]+="$b "
+      cap[$s/$mix]+="$(( q * 100 / (b > 0 ? b : 1) )) "
       lost[$s/$mix]=$(( ${lost[$s/$mix]:-0} + ${l%%[^0-9]*} ))
-      echo "run $run: $s $mix $q q/s" >&2
+      echo "run $run: $s $mix $q q/s, server core $b% busy" >&2
     done
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 # Latency at a fixed load every server sustains: per-query latencies from dnsperf -v.
-declare -A med
+declare -A med medbusy medcap
 slowest=""
 for k in "${!results[@]}"; do
   med[$k]=$(echo "${results[$k]}" | median)
+  medbusy[$k]=$(echo "${busy[$k]}" | median)
+  medcap[$k]=$(echo "${cap[$k]}" | median)
   if [[ -z $slowest || ${med[$k]} -lt $slowest ]]; then slowest=${med[$k]}; fi
 done
 [[ -n $QPS ]] || QPS=$(( slowest / 2 / 10000 * 10000 ))
@@ -249,14 +263,18 @@ done
 
 echo
 echo "dnsperf: -c $CLIENTS -T 1 -q $OUTSTANDING; median of $RUNS runs of ${SECS}s; latency at $QPS q/s for ${LAT_SECS}s"
-printf '%-11s %-9s %12s %8s %6s   %9s %8s %8s\n' server mix "queries/s" "x knot" lost "avg µs" "p50 µs" "p99 µs"
+printf '%-11s %-9s %10s %7s %6s %6s %11s %7s   %7s %7s %7s\n' server mix "queries/s" "x knot" lost busy "q/s / core" "x knot" "avg µs" "p50 µs" "p99 µs"
 for mix in "${mixes[@]}"; do
   for s in "${servers[@]}"; do
     read -r la l50 l99 <<< "${lat[$s/$mix]:-- - -}"
     ratio=$(awk -v a="${med[$s/$mix]}" -v b="${med[knot/$mix]}" 'BEGIN {printf "%.2f", a/b}')
-    printf '%-11s %-9s %12s %8s %6s   %9s %8s %8s\n' "$s" "$mix" "${med[$s/$mix]}" "$ratio" "${lost[$s/$mix]}" "$la" "$l50" "$l99"
+    cratio=$(awk -v a="${medcap[$s/$mix]}" -v b="${medcap[knot/$mix]}" 'BEGIN {printf "%.2f", a/b}')
+    printf '%-11s %-9s %10s %7s %6s %5s%% %11s %7s   %7s %7s %7s\n' "$s" "$mix" "${med[$s/$mix]}" "$ratio" "${lost[$s/$mix]}" \
+      "${medbusy[$s/$mix]}" "${medcap[$s/$mix]}" "$cratio" "$la" "$l50" "$l99"
   done
 done
+echo "busy: the server's core time during the run; q/s / core: queries/s divided by busy, the"
+echo "server's capacity when dnsperf (one core) is what limits queries/s."
 echo "mixes: static = 100 queries over the 40-record zone (A, AAAA, MX, TXT, NS, SOA, CNAME,"
 echo "NODATA, NXDOMAIN); failover = 10 policy names, 80% A / 20% AAAA; ecs = failover with"
 echo "an EDNS Client Subnet option (198.51.100.0/24) on every query."

@@ -20,6 +20,9 @@ use super::respond::{respond, Reply, RequestView};
 use super::{SharedTable, MAX_UDP_PAYLOAD};
 use crate::routing::{Lookup, RoutingTable};
 
+/// Socket buffer asked for each UDP socket (receive and send).
+const UDP_BUFFER: usize = 4 << 20;
+
 /// How often a thread blocked in receive looks at the shutdown token.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
 
@@ -61,6 +64,10 @@ fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_port(true)?;
+    // Room to absorb a burst while the thread answers the previous batch; the kernel
+    // caps it at net.core.rmem_max. Best effort.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
@@ -191,9 +198,17 @@ fn serve(
                 }
                 let src = slot.src;
                 let (packet, reply) = slot.split();
-                if let Some(path) = handle(&table, packet, src, reply, fast_path) {
-                    answered(path, reply);
-                    slot.answer = true;
+                // A bug on some odd packet must cost that packet, not the socket's thread.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handle(&table, packet, src, reply, fast_path)
+                }));
+                match outcome {
+                    Ok(Some(path)) => {
+                        answered(path, reply);
+                        slot.answer = true;
+                    }
+                    Ok(None) => {}
+                    Err(_) => warn!(%src, "panic while answering a datagram; dropped it"),
                 }
             }
         }
