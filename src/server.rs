@@ -37,6 +37,7 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
+    udp_threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
@@ -83,11 +84,15 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     updater.rebuild(&zones, &first_health, &first_overlay);
 
     let mut dns_addrs = Vec::new();
+    let mut udp_threads = Vec::new();
     for addr in &cfg.listen {
         let (sockets, listener) = bind_dns(*addr, cfg.udp_sockets).await?;
         let bound = sockets[0].local_addr()?;
         for s in sockets {
-            tasks.spawn(dns::udp::serve(s, table.clone(), shutdown.clone()));
+            udp_threads.push(
+                dns::udp::spawn(s, table.clone(), shutdown.clone(), cfg.udp_fast_path)
+                    .context("cannot start a UDP thread")?,
+            );
         }
         tasks.spawn(dns::tcp::serve(
             listener,
@@ -178,6 +183,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         metrics,
         shutdown,
         tasks,
+        udp_threads,
     })
 }
 
@@ -298,6 +304,13 @@ impl Running {
         self.shutdown.cancel();
         // The TCP tasks end once their connections have drained.
         while self.tasks.join_next().await.is_some() {}
+        let threads = std::mem::take(&mut self.udp_threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
     }
 }
 

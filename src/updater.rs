@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use hickory_proto::rr::Name;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -17,8 +18,8 @@ use crate::alerts::{Alerts, Event, Severity};
 use crate::dns::SharedTable;
 use crate::health::{Health, HealthSnapshot};
 use crate::metrics::Metrics;
-use crate::policy::Choice;
-use crate::routing::{self, Overlay, RoutingTable};
+use crate::policy::{Choice, Compiled, PoolState};
+use crate::routing::{self, Overlay, RoutingTable, ZoneTable};
 use crate::zone::ZoneSet;
 
 /// What the latest rebuild produced.
@@ -141,20 +142,31 @@ impl Updater {
 
     fn changes(&mut self, old: &RoutingTable, new: &RoutingTable) {
         let now = SystemTime::now();
+        // Zones, pools and policies are paired by name through maps, never by scanning:
+        // a table may hold thousands of policies, and this runs on every health change.
+        let old_zones: HashMap<&Name, &ZoneTable> =
+            old.zones.iter().map(|z| (&z.origin, z)).collect();
         for zone in &new.zones {
             let origin = zone.origin.to_string();
-            let before = old.zones.iter().find(|z| z.origin == zone.origin);
+            let before = old_zones.get(&zone.origin).copied();
+            let old_pools: HashMap<&str, &PoolState> = before
+                .map(|z| z.pools.iter().map(|(p, _, s)| (&**p, s)).collect())
+                .unwrap_or_default();
+            let old_policies: HashMap<&Name, &Compiled> = before
+                .map(|z| z.policies.iter().map(|q| (&q.name, q)).collect())
+                .unwrap_or_default();
             for (pool, region, state) in &zone.pools {
-                let key = (origin.clone(), pool.to_string());
-                let prev = before.and_then(|z| z.pools.iter().find(|(p, _, _)| p == pool));
-                let Some((_, _, prev)) = prev else {
+                let prev = old_pools.get(&**pool).copied();
+                let Some(prev) = prev else {
+                    let key = (origin.clone(), pool.to_string());
                     self.pool_since.entry(key).or_insert(now);
                     continue;
                 };
                 if prev.up == state.up && prev.healthy == state.healthy {
                     continue;
                 }
-                self.pool_since.insert(key, now);
+                self.pool_since
+                    .insert((origin.clone(), pool.to_string()), now);
                 let line = format!(
                     "{} -> {}",
                     if prev.up { "up" } else { "down" },
@@ -185,14 +197,14 @@ impl Updater {
                 }
             }
             for p in &zone.policies {
-                let key = (origin.clone(), p.label.to_string());
-                let prev = before.and_then(|z| z.policies.iter().find(|q| q.name == p.name));
+                let prev = old_policies.get(&p.name).copied();
                 let now_answer = p.summary();
                 let changed = prev.is_none_or(|q| q.summary() != now_answer);
                 if !changed {
                     continue;
                 }
-                self.answer_since.insert(key, now);
+                self.answer_since
+                    .insert((origin.clone(), p.label.to_string()), now);
                 let addresses = format!("{:?}", now_answer.addresses);
                 let from = prev
                     .map(|q| q.summary().choice.to_string())

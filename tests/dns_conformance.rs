@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::{Layout, Server};
+use common::{Layout, Server, UdpPath};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -91,15 +91,75 @@ TXT = [{}]
     )
 }
 
-fn server() -> Server {
-    let l = Layout::new();
+/// A zone without wildcards or delegations, where the fast path answers negatives too.
+const PLAIN: &str = r#"
+[zone]
+origin = "plain.test."
+nameservers = ["ns1.plain.test."]
+soa = { mname = "ns1.plain.test.", rname = "hostmaster.plain.test.", serial = 5, minimum = 90 }
+
+[[records]]
+name = "ns1"
+A = ["192.0.2.1"]
+
+[[records]]
+name = "a.b"
+A = ["192.0.2.3"]
+
+[pools.east]
+region = "us-east"
+addresses = ["203.0.113.10", "203.0.113.11"]
+
+[pools.west]
+region = "eu-west"
+addresses = ["198.51.100.10", "2001:db8::10"]
+
+[[policies]]
+name = "api"
+policy = "failover"
+ttl = 20
+pools = ["east", "west"]
+"#;
+
+fn server(path: UdpPath) -> Server {
+    let l = Layout::with_udp_path(path);
     l.zone("example.test.toml", &zone());
+    l.zone("plain.test.toml", PLAIN);
     l.serve()
 }
 
-#[test]
-fn static_records_of_every_type_over_udp_and_tcp() {
-    let s = server();
+/// Every test runs against both UDP paths (`fast::` and `general::`): they must give
+/// the same answers.
+macro_rules! on_both_paths {
+    ($($name:ident),* $(,)?) => {
+        mod fast {
+            $(#[test] fn $name() { super::$name(super::server(super::UdpPath::Fast)) })*
+        }
+        mod general {
+            $(#[test] fn $name() { super::$name(super::server(super::UdpPath::General)) })*
+        }
+    };
+}
+
+on_both_paths!(
+    static_records_of_every_type_over_udp_and_tcp,
+    nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl,
+    names_outside_our_zones_are_refused,
+    wildcards_synthesize_the_question_name,
+    delegations_are_referrals_with_glue_and_without_aa,
+    cname_chains_are_followed_inside_the_zone,
+    large_answers_are_truncated_over_udp_and_whole_over_tcp,
+    matching_ignores_case_and_keeps_the_question_spelling,
+    other_opcodes_get_notimp,
+    edns_version_above_zero_gets_badvers,
+    only_class_in_is_served,
+    malformed_queries_get_formerr_and_responses_get_nothing,
+    client_subnet_is_echoed_with_scope_zero_for_static_answers,
+    zone_transfers_are_refused,
+    policy_and_negative_answers_in_a_zone_without_wildcards,
+);
+
+fn static_records_of_every_type_over_udp_and_tcp(s: Server) {
     for tcp in ["+notcp", "+tcp"] {
         let q = |args: &str| s.dig(&format!("{tcp} {args}"));
         let a = q("host.example.test A");
@@ -157,9 +217,7 @@ fn static_records_of_every_type_over_udp_and_tcp() {
     }
 }
 
-#[test]
-fn nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl() {
-    let s = server();
+fn nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl(s: Server) {
     for tcp in ["+notcp", "+tcp"] {
         let nx = s.dig(&format!("{tcp} nope.example.test A"));
         assert_eq!(nx.status(), "NXDOMAIN", "{}", nx.raw);
@@ -186,9 +244,7 @@ fn nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl() {
     }
 }
 
-#[test]
-fn names_outside_our_zones_are_refused() {
-    let s = server();
+fn names_outside_our_zones_are_refused(s: Server) {
     for q in ["example.net A", "test A", ". NS", "xexample.test A"] {
         let r = s.dig(q);
         assert_eq!(r.status(), "REFUSED", "{q}: {}", r.raw);
@@ -197,9 +253,7 @@ fn names_outside_our_zones_are_refused() {
     }
 }
 
-#[test]
-fn wildcards_synthesize_the_question_name() {
-    let s = server();
+fn wildcards_synthesize_the_question_name(s: Server) {
     let r = s.dig("foo.wild.example.test A");
     assert_eq!(r.status(), "NOERROR");
     assert_eq!(r.answer()[0][0], "foo.wild.example.test.");
@@ -215,9 +269,7 @@ fn wildcards_synthesize_the_question_name() {
     assert!(s.dig("wild.example.test A").answer().is_empty());
 }
 
-#[test]
-fn delegations_are_referrals_with_glue_and_without_aa() {
-    let s = server();
+fn delegations_are_referrals_with_glue_and_without_aa(s: Server) {
     for tcp in ["+notcp", "+tcp"] {
         let r = s.dig(&format!("{tcp} www.child.example.test A"));
         assert_eq!(r.status(), "NOERROR", "{}", r.raw);
@@ -250,9 +302,7 @@ fn delegations_are_referrals_with_glue_and_without_aa() {
     }
 }
 
-#[test]
-fn cname_chains_are_followed_inside_the_zone() {
-    let s = server();
+fn cname_chains_are_followed_inside_the_zone(s: Server) {
     let r = s.dig("www.example.test A");
     assert_eq!(r.status(), "NOERROR");
     let ans = r.answer();
@@ -269,9 +319,7 @@ fn cname_chains_are_followed_inside_the_zone() {
     assert_eq!(out.rdata("CNAME"), vec!["www.example.net."]);
 }
 
-#[test]
-fn large_answers_are_truncated_over_udp_and_whole_over_tcp() {
-    let s = server();
+fn large_answers_are_truncated_over_udp_and_whole_over_tcp(s: Server) {
     let udp = s.dig("+notcp +ignore big.example.test TXT");
     assert!(udp.has_flag("tc"), "{}", udp.raw);
     assert!(
@@ -294,9 +342,7 @@ fn large_answers_are_truncated_over_udp_and_whole_over_tcp() {
     assert_eq!(s.dig("big.example.test TXT").rdata("TXT").len(), 30);
 }
 
-#[test]
-fn matching_ignores_case_and_keeps_the_question_spelling() {
-    let s = server();
+fn matching_ignores_case_and_keeps_the_question_spelling(s: Server) {
     let r = s.dig("HoSt.ExAmPlE.TeSt A");
     assert_eq!(r.rdata("A"), vec!["192.0.2.80"]);
     assert!(
@@ -305,6 +351,75 @@ fn matching_ignores_case_and_keeps_the_question_spelling() {
         r.raw
     );
     assert_eq!(r.answer()[0][0], "HoSt.ExAmPlE.TeSt.");
+}
+
+fn policy_and_negative_answers_in_a_zone_without_wildcards(s: Server) {
+    for tcp in ["+notcp", "+tcp"] {
+        let q = |args: &str| s.dig(&format!("{tcp} {args}"));
+        let api = q("api.plain.test A");
+        assert_eq!(api.status(), "NOERROR", "{}", api.raw);
+        assert!(api.has_flag("aa"));
+        assert_eq!(api.rdata("A"), vec!["203.0.113.10", "203.0.113.11"]);
+        assert!(api
+            .answer()
+            .iter()
+            .all(|r| r[0] == "api.plain.test." && r[1] == "20"));
+        // The first pool has no IPv6 address: NODATA with the negative SOA.
+        let v6 = q("api.plain.test AAAA");
+        assert_eq!(v6.status(), "NOERROR", "{}", v6.raw);
+        assert!(v6.answer().is_empty());
+        assert_eq!(v6.section("AUTHORITY")[0][1], "90", "{}", v6.raw);
+        let nx = q("nope.plain.test A");
+        assert_eq!(nx.status(), "NXDOMAIN", "{}", nx.raw);
+        let soa = nx.section("AUTHORITY");
+        assert_eq!(soa[0][0], "plain.test.");
+        assert_eq!(soa[0][3], "SOA");
+        assert_eq!(
+            soa[0][4..].join(" "),
+            "ns1.plain.test. hostmaster.plain.test. 5 3600 600 604800 90"
+        );
+        assert_eq!(
+            q("b.plain.test A").status(),
+            "NOERROR",
+            "empty non-terminal"
+        );
+        assert_eq!(q("x.a.b.plain.test A").status(), "NXDOMAIN");
+        assert_eq!(
+            q("ns1.plain.test AAAA").section("AUTHORITY")[0][3],
+            "SOA",
+            "NODATA below the MNAME"
+        );
+    }
+    // The question's spelling is kept in policy answers, as for static ones.
+    let r = s.dig("ApI.pLaIn.TeSt A");
+    assert_eq!(r.answer()[0][0], "ApI.pLaIn.TeSt.", "{}", r.raw);
+    // ECS on a policy name: echoed with the policy's scope (failover: 0).
+    let mut m = query("api.plain.test.", RecordType::A);
+    let mut e = Edns::new();
+    e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+        "2001:db8:77::".parse().unwrap(),
+        48,
+        0,
+    )));
+    m.set_edns(e);
+    for r in both(s.addr, &m) {
+        assert_eq!(r.answers.len(), 2);
+        match r
+            .edns
+            .as_ref()
+            .and_then(|e| e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet))
+        {
+            Some(EdnsOption::Subnet(cs)) => {
+                assert_eq!(cs.source_prefix(), 48);
+                assert_eq!(cs.scope_prefix(), 0);
+                assert_eq!(
+                    cs.addr(),
+                    "2001:db8:77::".parse::<std::net::IpAddr>().unwrap()
+                );
+            }
+            other => panic!("ECS not echoed: {other:?}"),
+        }
+    }
 }
 
 // ---- raw packets ----------------------------------------------------------------
@@ -350,9 +465,7 @@ fn both(addr: SocketAddr, m: &Message) -> Vec<Message> {
     ]
 }
 
-#[test]
-fn other_opcodes_get_notimp() {
-    let s = server();
+fn other_opcodes_get_notimp(s: Server) {
     let mut m = query("host.example.test.", RecordType::A);
     m.metadata.op_code = OpCode::Status;
     for r in both(s.addr, &m) {
@@ -361,9 +474,7 @@ fn other_opcodes_get_notimp() {
     }
 }
 
-#[test]
-fn edns_version_above_zero_gets_badvers() {
-    let s = server();
+fn edns_version_above_zero_gets_badvers(s: Server) {
     let mut m = query("host.example.test.", RecordType::A);
     let mut e = Edns::new();
     e.set_version(1);
@@ -376,9 +487,7 @@ fn edns_version_above_zero_gets_badvers() {
     }
 }
 
-#[test]
-fn only_class_in_is_served() {
-    let s = server();
+fn only_class_in_is_served(s: Server) {
     let mut m = Message::new(7, MessageType::Query, OpCode::Query);
     let mut q = Query::query(
         Name::from_ascii("host.example.test.").unwrap(),
@@ -391,9 +500,7 @@ fn only_class_in_is_served() {
     }
 }
 
-#[test]
-fn malformed_queries_get_formerr_and_responses_get_nothing() {
-    let s = server();
+fn malformed_queries_get_formerr_and_responses_get_nothing(s: Server) {
     // Two questions.
     let mut m = query("host.example.test.", RecordType::A);
     m.add_query(Query::query(
@@ -419,9 +526,7 @@ fn malformed_queries_get_formerr_and_responses_get_nothing() {
     assert_eq!(s.dig("host.example.test A").rdata("A"), vec!["192.0.2.80"]);
 }
 
-#[test]
-fn client_subnet_is_echoed_with_scope_zero_for_static_answers() {
-    let s = server();
+fn client_subnet_is_echoed_with_scope_zero_for_static_answers(s: Server) {
     let mut m = query("host.example.test.", RecordType::A);
     let mut e = Edns::new();
     e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
@@ -443,9 +548,7 @@ fn client_subnet_is_echoed_with_scope_zero_for_static_answers() {
     }
 }
 
-#[test]
-fn zone_transfers_are_refused() {
-    let s = server();
+fn zone_transfers_are_refused(s: Server) {
     let r = s.dig("+tcp example.test AXFR");
     assert!(
         r.raw.contains("Transfer failed") || r.status() == "REFUSED",

@@ -62,6 +62,12 @@ struct RawServer {
     rng_seed: Option<u64>,
     #[serde(default)]
     report_listen: Option<SocketAddr>,
+    #[serde(default = "default_fast_path")]
+    udp_fast_path: bool,
+}
+
+fn default_fast_path() -> bool {
+    true
 }
 
 fn default_region() -> String {
@@ -101,6 +107,9 @@ pub struct ServerConfig {
     pub limits: super::limits::Limits,
     /// Response rate limiting on UDP; off unless the file has an `[rrl]` section.
     pub rrl: Option<crate::dns::rrl::RrlConfig>,
+    /// Answer common UDP queries from prepared wire replies; `false` sends every query
+    /// through the general path (same answers, slower; for comparison and tests).
+    pub udp_fast_path: bool,
 }
 
 /// Where operators and Prometheus reach the server, and who may change it.
@@ -185,6 +194,7 @@ impl ServerConfig {
             rng_seed: raw.rng_seed,
             limits,
             rrl,
+            udp_fast_path: raw.udp_fast_path,
         })
     }
 }

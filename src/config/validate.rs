@@ -540,12 +540,22 @@ fn check_cname_exclusive(
     defined_at: &HashMap<LowerName, std::ops::Range<usize>>,
     fallback: std::ops::Range<usize>,
 ) {
+    // Only names that hold a CNAME can break the rule: look at those alone (a zone
+    // may have 100,000 other names).
+    let cnames: HashSet<LowerName> = records
+        .iter()
+        .filter(|r| r.record_type() == RecordType::CNAME)
+        .map(|r| LowerName::new(&r.name))
+        .collect();
+    if cnames.is_empty() {
+        return;
+    }
     let mut types: BTreeMap<LowerName, HashSet<RecordType>> = BTreeMap::new();
     for r in records {
-        types
-            .entry(LowerName::new(&r.name))
-            .or_default()
-            .insert(r.record_type());
+        let name = LowerName::new(&r.name);
+        if cnames.contains(&name) {
+            types.entry(name).or_default().insert(r.record_type());
+        }
     }
     for (name, set) in types {
         if set.contains(&RecordType::CNAME) && set.len() > 1 {

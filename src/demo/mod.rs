@@ -89,6 +89,7 @@ pub async fn run(
         rng_seed: None,
         limits: Default::default(),
         rrl: None,
+        udp_fast_path: true,
     };
     let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;

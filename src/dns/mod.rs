@@ -1,8 +1,11 @@
 //! The DNS front: RFC mechanics kept apart from routing. `respond` decides the reply,
-//! `encode` puts it on the wire, `udp` and `tcp` carry it.
+//! `encode` puts it on the wire, `udp` and `tcp` carry it; `fast` answers common UDP
+//! queries from prepared wire replies, and `batch` moves datagrams in batches.
 
 pub mod abuse;
+pub mod batch;
 pub mod encode;
+pub mod fast;
 pub mod respond;
 pub mod rrl;
 pub mod tcp;

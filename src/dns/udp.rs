@@ -1,9 +1,11 @@
-//! UDP: our own receive loop per SO_REUSEPORT socket, answering from the shared table
-//! with reused buffers. hickory-server's UDP path spawns a task and copies per datagram;
-//! a query here is parse, lookup, encode, send.
+//! UDP: one thread per SO_REUSEPORT socket, taking datagrams in batches and answering
+//! from the shared table with reused buffers. hickory-server's UDP path spawns a task
+//! and copies per datagram; here a common query is parsed in place and answered from a
+//! prepared reply (`fast`), and anything else goes through `respond` and `encode`.
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -11,14 +13,50 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::batch::{self, Batch};
 use super::encode::encode;
+use super::fast;
 use super::respond::{respond, Reply, RequestView};
 use super::{SharedTable, MAX_UDP_PAYLOAD};
 use crate::routing::{Lookup, RoutingTable};
 
-/// Room for the largest datagram a client may send us; larger ones are truncated by
-/// the kernel and then fail to parse.
-const RECV_BUFFER: usize = 4096;
+/// Socket buffer asked for each UDP socket (receive and send).
+const UDP_BUFFER: usize = 4 << 20;
+
+/// How often a thread blocked in receive looks at the shutdown token.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
+
+/// Which path answered a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    Fast,
+    General,
+}
+
+/// Answer one datagram into `out`: the fast path when `fast_path` allows and it can,
+/// the general path otherwise. `None`: send nothing.
+#[inline]
+pub fn handle(
+    table: &RoutingTable,
+    packet: &[u8],
+    src: SocketAddr,
+    out: &mut Vec<u8>,
+    fast_path: bool,
+) -> Option<Path> {
+    if fast_path {
+        if let Some(q) = fast::parse(packet) {
+            if fast::answer(table, &q, src.ip(), out).is_some() {
+                return Some(Path::Fast);
+            }
+        }
+    }
+    handle_datagram(table, packet, src, out).map(|_| Path::General)
+}
+
+/// Called once for every datagram answered, with the reply as sent: the single place
+/// for per-query counters (keep it to atomics; it runs on every query).
+#[inline(always)]
+fn answered(_path: Path, _reply: &[u8]) {}
 
 fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -26,6 +64,10 @@ fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_port(true)?;
+    // Room to absorb a burst while the thread answers the previous batch; the kernel
+    // caps it at net.core.rmem_max. Best effort.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
@@ -108,40 +150,69 @@ pub fn handle_datagram<'o>(
     }
 }
 
-/// Serve one socket until `shutdown`.
-pub async fn serve(socket: std::net::UdpSocket, table: SharedTable, shutdown: CancellationToken) {
-    let socket = match tokio::net::UdpSocket::from_std(socket) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(error = %e, "cannot register UDP socket");
-            return;
-        }
-    };
-    let mut buf = vec![0u8; RECV_BUFFER];
-    let mut out = Vec::with_capacity(MAX_UDP_PAYLOAD as usize);
-    loop {
-        let (len, src) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // ICMP errors from earlier sends surface here; they are not fatal.
+/// Serve one socket on a thread of its own until `shutdown`. `fast_path = false`
+/// sends every query through the general path (for comparison and tests).
+pub fn spawn(
+    socket: std::net::UdpSocket,
+    table: SharedTable,
+    shutdown: CancellationToken,
+    fast_path: bool,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(SHUTDOWN_POLL))?;
+    let name = format!("udp {}", socket.local_addr()?);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || serve(socket, table, shutdown, fast_path))
+}
+
+fn serve(
+    socket: std::net::UdpSocket,
+    table: SharedTable,
+    shutdown: CancellationToken,
+    fast_path: bool,
+) {
+    let mut batch = Batch::new(MAX_UDP_PAYLOAD as usize);
+    while !shutdown.is_cancelled() {
+        let n = match batch::recv(&socket, &mut batch) {
+            Ok(n) => n,
+            Err(e) => {
+                // Timeouts let us look at the token; ICMP errors from earlier sends
+                // surface here too. Neither is fatal.
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) {
                     debug!(error = %e, "udp receive error");
+                }
+                continue;
+            }
+        };
+        {
+            // One load per batch: a swap is seen by the next batch.
+            let table = table.load();
+            for slot in batch.slots.iter_mut().take(n) {
+                if slot.len == 0 || slot.src.port() == 0 {
                     continue;
                 }
-            },
-            _ = shutdown.cancelled() => return,
-        };
-        if src.port() == 0 {
-            continue;
-        }
-        let reply = {
-            let table = table.load();
-            handle_datagram(&table, &buf[..len], src, &mut out).is_some()
-        };
-        if reply {
-            if let Err(e) = socket.send_to(&out, src).await {
-                debug!(%src, error = %e, "udp send failed");
+                let src = slot.src;
+                let (packet, reply) = slot.split();
+                // A bug on some odd packet must cost that packet, not the socket's thread.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handle(&table, packet, src, reply, fast_path)
+                }));
+                match outcome {
+                    Ok(Some(path)) => {
+                        answered(path, reply);
+                        slot.answer = true;
+                    }
+                    Ok(None) => {}
+                    Err(_) => warn!(%src, "panic while answering a datagram; dropped it"),
+                }
             }
         }
+        batch::send(&socket, &mut batch, n);
     }
 }

@@ -15,6 +15,7 @@ use reqwest::{redirect, Client, Url};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::http1::Http1;
 use crate::zone::{CheckKind, CheckSpec, HttpCheck};
 
 /// How much of a response body is searched for `body_contains`: enough for any health page,
@@ -99,7 +100,16 @@ pub enum ProberError {
 pub struct Prober {
     spec: Arc<CheckSpec>,
     addr: SocketAddr,
-    http: Option<HttpProber>,
+    how: How,
+}
+
+#[derive(Debug, Clone)]
+enum How {
+    Tcp,
+    /// Plain HTTP: our own minimal client, cheap enough for thousands of targets.
+    Http(Http1),
+    /// HTTPS: the full client, for TLS and SNI.
+    Https(HttpProber),
 }
 
 #[derive(Debug, Clone)]
@@ -115,15 +125,17 @@ struct HttpProber {
 impl Prober {
     pub fn new(spec: Arc<CheckSpec>, addr: IpAddr) -> Result<Prober, ProberError> {
         let sock = SocketAddr::new(addr, spec.port);
-        let http = match &spec.kind {
-            CheckKind::Tcp => None,
-            CheckKind::Http(check) => Some(HttpProber::new(check, sock, false)?),
-            CheckKind::Https(check) => Some(HttpProber::new(check, sock, true)?),
+        let how = match &spec.kind {
+            CheckKind::Tcp => How::Tcp,
+            CheckKind::Http(check) => {
+                How::Http(Request::new(check, sock, false)?.http1(check, sock))
+            }
+            CheckKind::Https(check) => How::Https(HttpProber::new(check, sock, true)?),
         };
         Ok(Prober {
             spec,
             addr: sock,
-            http,
+            how,
         })
     }
 
@@ -140,9 +152,10 @@ impl Prober {
     pub async fn probe(&self) -> ProbeOutcome {
         let start = Instant::now();
         let verdict = tokio::time::timeout(self.spec.timeout, async {
-            match &self.http {
-                None => tcp_probe(self.addr).await,
-                Some(http) => http.probe().await,
+            match &self.how {
+                How::Tcp => tcp_probe(self.addr).await,
+                How::Http(http) => http.probe().await,
+                How::Https(https) => https.probe().await,
             }
         })
         .await
@@ -182,7 +195,17 @@ async fn tcp_probe(addr: SocketAddr) -> Result<ProbeReason, ProbeReason> {
     }
 }
 
-impl HttpProber {
+/// What an HTTP(S) probe asks for: the URL, and a Host header when the configured host
+/// is an IP literal other than the target's.
+struct Request {
+    url: Url,
+    host_header: Option<HeaderValue>,
+    /// The configured host when it is a name (the URL carries it; the client must be
+    /// told to dial the target's address for it).
+    named: bool,
+}
+
+impl Request {
     fn new(check: &HttpCheck, sock: SocketAddr, https: bool) -> Result<Self, ProberError> {
         let scheme = if https { "https" } else { "http" };
         let path = if check.path.starts_with('/') {
@@ -216,7 +239,49 @@ impl HttpProber {
             }
             _ => None,
         };
+        Ok(Request {
+            url,
+            host_header,
+            named: named_host.is_some(),
+        })
+    }
 
+    /// The same request for [`Http1`]: the URL's target, and the Host header the full
+    /// client would send (the URL's authority, or the configured IP literal).
+    fn http1(&self, check: &HttpCheck, sock: SocketAddr) -> Http1 {
+        let mut target = self.url.path().to_string();
+        if let Some(q) = self.url.query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        let host = match &self.host_header {
+            Some(h) => h.to_str().unwrap_or_default().to_string(),
+            None => {
+                let host = self.url.host_str().unwrap_or_default();
+                match self.url.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_string(),
+                }
+            }
+        };
+        Http1::new(
+            sock,
+            &target,
+            &host,
+            USER_AGENT,
+            check.expect_status.clone(),
+            check.body_contains.as_deref(),
+        )
+    }
+}
+
+impl HttpProber {
+    fn new(check: &HttpCheck, sock: SocketAddr, https: bool) -> Result<Self, ProberError> {
+        let Request {
+            url,
+            host_header,
+            named,
+        } = Request::new(check, sock, https)?;
         let mut builder = Client::builder()
             // A redirect is the target's answer, judged by expect_status, not a place to go.
             .redirect(redirect::Policy::none())
@@ -226,7 +291,7 @@ impl HttpProber {
             .no_proxy()
             .user_agent(USER_AGENT)
             .danger_accept_invalid_certs(!check.tls_verify);
-        if named_host.is_some() {
+        if named {
             // Take the name as the URL parsed it (lowercased, punycode), or the override
             // would miss and the client would fall back to DNS.
             if let Some(host) = url.host_str() {
@@ -317,7 +382,7 @@ fn error_chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError +
 }
 
 /// The reasons an operator acts on differently; `None` leaves the error to its context.
-fn classify_io(e: &io::Error) -> Option<ProbeReason> {
+pub(super) fn classify_io(e: &io::Error) -> Option<ProbeReason> {
     use io::ErrorKind::*;
     match e.kind() {
         ConnectionRefused => Some(ProbeReason::Refused),
@@ -328,14 +393,14 @@ fn classify_io(e: &io::Error) -> Option<ProbeReason> {
 }
 
 /// Substring search over a streamed body, keeping at most [`MAX_BODY`] bytes.
-struct BodySearch<'a> {
+pub(super) struct BodySearch<'a> {
     needle: &'a [u8],
     buf: Vec<u8>,
     found: bool,
 }
 
 impl<'a> BodySearch<'a> {
-    fn new(needle: &'a [u8]) -> Self {
+    pub(super) fn new(needle: &'a [u8]) -> Self {
         BodySearch {
             needle,
             buf: Vec::new(),
@@ -343,12 +408,12 @@ impl<'a> BodySearch<'a> {
         }
     }
 
-    fn found(&self) -> bool {
+    pub(super) fn found(&self) -> bool {
         self.found
     }
 
     /// `Some(true)`: found, stop reading. `Some(false)`: over the limit without it.
-    fn feed(&mut self, chunk: &[u8]) -> Option<bool> {
+    pub(super) fn feed(&mut self, chunk: &[u8]) -> Option<bool> {
         if self.found {
             return Some(true);
         }

@@ -12,6 +12,7 @@
 pub mod aggregate;
 pub mod check;
 pub mod guard;
+mod http1;
 pub mod latency;
 pub mod metrics;
 pub mod monitor;

@@ -1,6 +1,7 @@
 //! Routing policies: each turns pool health into prepared answers at build time, and
-//! picks among them per query. Policies know pools, health and client locations, never
-//! DNS wire.
+//! picks among them per query. Policies know pools, health and client locations; the
+//! only wire format here is an answer's own address records (`wire`), encoded at build
+//! time.
 //!
 //! One file per policy kind builds its part of a small node tree (`node`); `compile`
 //! walks members (pools, or other policies) into that tree; `query` is the per-query view
@@ -16,6 +17,7 @@ mod node;
 mod query;
 pub mod rng;
 pub mod weighted;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -84,6 +86,8 @@ pub struct Answer {
     pub addresses: Vec<IpAddr>,
     pub a: Vec<Record>,
     pub aaaa: Vec<Record>,
+    /// The same records in wire form, for the UDP fast path.
+    pub wire: wire::AnswerWire,
 }
 
 impl Answer {
@@ -102,6 +106,7 @@ impl Answer {
         }
         Self {
             choice,
+            wire: wire::AnswerWire::new(ttl, &addresses),
             addresses,
             a,
             aaaa,

@@ -1,13 +1,14 @@
-//! Building a `RoutingTable` from a `ZoneSet` and a health snapshot. All sorting,
-//! filtering and record preparation happens here, never per query.
+//! Building a `RoutingTable` from a `ZoneSet`, a health snapshot and the operator
+//! overlay. All sorting, filtering and record preparation happens here, never per
+//! query. After a health or overlay change only the policies are rebuilt; the static
+//! names are shared with the previous table when the zone set is the same.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use hickory_proto::rr::{LowerName, RData, Record, RecordType};
+use hickory_proto::rr::LowerName;
 
 use super::overlay::{Forced, Overlay};
-use super::{Env, Node, RoutingTable, ZoneTable};
+use super::{names, wire, Env, RoutingTable, ZoneTable};
 use crate::geo::Locator;
 use crate::health::HealthSnapshot;
 use crate::metrics::query::QueryCounters;
@@ -16,14 +17,7 @@ use crate::zone::{StartupState, Target, Zone, ZoneSet};
 
 /// A first table, with an empty environment (no geo database, no region locations).
 pub fn build(zones: &ZoneSet, health: &HealthSnapshot, epoch: u64) -> RoutingTable {
-    build_full(
-        zones,
-        health,
-        &Overlay::default(),
-        epoch,
-        Arc::default(),
-        None,
-    )
+    build_with(zones, health, &Overlay::default(), epoch)
 }
 
 /// Build with operator overrides applied over measured health, from scratch.
@@ -33,28 +27,56 @@ pub fn build_with(
     overlay: &Overlay,
     epoch: u64,
 ) -> RoutingTable {
-    build_full(zones, health, overlay, epoch, Arc::default(), None)
+    let names = Arc::new(build_names(zones));
+    assemble(names, zones, health, overlay, epoch, Arc::default(), None)
 }
 
 /// The table that follows `prev`: same environment, next epoch, operator overrides
-/// applied, and latency choices that start from `prev`'s (hysteresis).
+/// applied, latency choices that start from `prev`'s (hysteresis), and `prev`'s static
+/// names when the zone set is the one it was built from.
 pub fn build_next(
     prev: &RoutingTable,
     zones: &ZoneSet,
     health: &HealthSnapshot,
     overlay: &Overlay,
 ) -> RoutingTable {
-    build_full(
+    let names = if prev.names.built_from(zones) {
+        prev.names.clone()
+    } else {
+        Arc::new(build_names(zones))
+    };
+    let env = prev.env.clone();
+    assemble(
+        names,
         zones,
         health,
         overlay,
         prev.epoch + 1,
-        prev.env.clone(),
+        env,
         Some(prev),
     )
 }
 
-fn build_full(
+/// `build_next` with a given epoch and no overlay, for benchmarks of the health rebuild.
+pub fn rebuild(
+    prev: &RoutingTable,
+    zones: &ZoneSet,
+    health: &HealthSnapshot,
+    epoch: u64,
+) -> RoutingTable {
+    let mut t = build_next(prev, zones, health, &Overlay::default());
+    t.epoch = epoch;
+    t
+}
+
+fn build_names(zones: &ZoneSet) -> names::Names {
+    let mut names = names::build(zones);
+    wire::prepare(&mut names);
+    names
+}
+
+fn assemble(
+    names: Arc<names::Names>,
     zones: &ZoneSet,
     health: &HealthSnapshot,
     overlay: &Overlay,
@@ -74,11 +96,10 @@ fn build_full(
             .collect(),
         unmatched: Arc::default(),
         env,
+        names,
     }
 }
 
-/// Each pool's RTT from each region that measured it: the mean of its healthy
-/// addresses' smoothed probe latency.
 fn pool_rtts(zone: &Zone, health: &HealthSnapshot, states: &PoolStates) -> PoolRtts {
     let mut out = PoolRtts::new();
     for pool in zone.pools.values() {
@@ -173,55 +194,6 @@ fn build_zone(
     prev: Option<&ZoneTable>,
 ) -> ZoneTable {
     let origin_lower = LowerName::new(&zone.origin);
-    let mut nodes: HashMap<LowerName, Node> = HashMap::new();
-    let origin_labels = zone.origin.num_labels();
-
-    // Every ancestor between a name and the apex exists as at least an empty
-    // non-terminal, so it answers NODATA rather than NXDOMAIN (RFC 8020).
-    let ensure = |nodes: &mut HashMap<LowerName, Node>, name: &hickory_proto::rr::Name| {
-        let mut n = name.clone();
-        while n.num_labels() > origin_labels {
-            n = n.base_name();
-            nodes.entry(LowerName::new(&n)).or_default();
-        }
-    };
-
-    let mut grouped: HashMap<LowerName, Vec<Record>> = HashMap::new();
-    for r in &zone.records {
-        grouped
-            .entry(LowerName::new(&r.name))
-            .or_default()
-            .push(r.clone());
-    }
-    for (key, records) in grouped {
-        ensure(&mut nodes, &records[0].name);
-        let node = nodes.entry(key.clone()).or_default();
-        for r in records {
-            let t = r.record_type();
-            match node.rrsets.iter_mut().find(|(rt, _)| *rt == t) {
-                Some((_, v)) => {
-                    // RFC 2181 §5: an RRset holds no duplicate records.
-                    if !v.iter().any(|x| x.data == r.data) {
-                        v.push(r)
-                    }
-                }
-                None => node.rrsets.push((t, vec![r])),
-            }
-        }
-        if key != origin_lower && node.rrset(RecordType::NS).is_some() {
-            node.cut = true;
-        }
-    }
-    // RFC 2181 §5.2: all records of an RRset share one TTL; serve the lowest.
-    for node in nodes.values_mut() {
-        for (_, set) in node.rrsets.iter_mut() {
-            let ttl = set.iter().map(|r| r.ttl).min().unwrap_or(0);
-            for r in set.iter_mut() {
-                r.ttl = ttl;
-            }
-        }
-    }
-
     let states = pool_states(zone, &origin_lower, health, overlay);
     // A region without a configured location is where its pools are.
     let mut regions = env.regions.clone();
@@ -250,36 +222,23 @@ fn build_zone(
         latency: &latency,
         local_region: &env.local_region,
     };
-    let mut policies = Vec::with_capacity(zone.policies.len());
-    for (i, p) in zone.policies.iter().enumerate() {
-        ensure(&mut nodes, &p.name);
-        nodes.entry(LowerName::new(&p.name)).or_default().policy = Some(i);
-        policies.push(Compiled::compile(p, &inputs));
-    }
-
-    let negative_soa = {
-        let mut soa = zone.soa.clone();
-        if let RData::SOA(s) = &zone.soa.data {
-            soa.ttl = soa.ttl.min(s.minimum);
-        }
-        soa
-    };
-    let mut pools: Vec<(Arc<str>, Arc<str>, PoolState)> = zone
+    let policies: Vec<Compiled> = zone
+        .policies
+        .iter()
+        .map(|p| Compiled::compile(p, &inputs))
+        .collect();
+    // Moved, not cloned: a zone may have thousands of pools. `zone.pools` is a
+    // BTreeMap, so this is name order.
+    let mut states = states;
+    let pools = zone
         .pools
         .values()
-        .map(|p| (p.name.clone(), p.region.clone(), states[&p.name].clone()))
+        .filter_map(|p| Some((p.name.clone(), p.region.clone(), states.remove(&p.name)?)))
         .collect();
-    pools.sort_by(|a, b| a.0.cmp(&b.0));
     // Fresh blocks; the updater swaps in the registry's before publishing.
     let counters: Vec<Arc<QueryCounters>> = (0..=policies.len()).map(|_| Arc::default()).collect();
-
     ZoneTable {
         origin: zone.origin.clone(),
-        origin_lower,
-        negative_soa,
-        has_cuts: nodes.values().any(|n| n.cut),
-        has_wildcards: nodes.keys().any(|k| k.is_wildcard()),
-        nodes,
         policies,
         pools,
         counters,
@@ -293,7 +252,7 @@ mod tests {
     use std::time::SystemTime;
 
     use hickory_proto::op::ResponseCode;
-    use hickory_proto::rr::Name;
+    use hickory_proto::rr::{Name, RecordType};
 
     use super::*;
     use crate::health::{Health, TargetStatus};

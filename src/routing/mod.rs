@@ -1,23 +1,31 @@
 //! The routing table: one immutable snapshot of every zone's names, with policy answers
 //! already computed for one health state. Built off the query path, swapped whole.
+//!
+//! It has two halves: `names` (records, delegations, prepared wire answers) depends on
+//! the zone set alone and is shared by `Arc` between tables; the per-zone policies and
+//! pool states are rebuilt for each health change. A health rebuild therefore never
+//! copies the static names.
 
 mod build;
 mod env;
+pub mod key;
 mod lookup;
+mod names;
 pub mod overlay;
+pub mod wire;
 
-pub use build::{build, build_next, build_with};
+pub use build::{build, build_next, build_with, rebuild};
 pub use env::Env;
 pub use lookup::{Lookup, Rec};
 pub use overlay::{Forced, Overlay};
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::rr::Name;
 
 use crate::metrics::query::QueryCounters;
 use crate::policy::{Compiled, PoolState};
+use names::Names;
 
 /// Everything the query path reads, for one epoch.
 #[derive(Debug, Default)]
@@ -30,31 +38,25 @@ pub struct RoutingTable {
     /// What the table was built with besides zones and health (geo database, probe
     /// region locations); every rebuild from this table inherits it.
     pub env: Arc<Env>,
+    /// The static half, shared with the tables before and after this one.
+    names: Arc<Names>,
 }
 
 impl RoutingTable {
     /// A table with no zones yet, whose successors are built with `env`.
     pub fn empty(env: Env) -> Self {
         RoutingTable {
-            epoch: 0,
-            zones: Vec::new(),
             env: Arc::new(env),
-            unmatched: Default::default(),
+            ..RoutingTable::default()
         }
     }
 }
 
-/// One zone's names.
+/// One zone's health-dependent part.
 #[derive(Debug)]
 pub struct ZoneTable {
     pub origin: Name,
-    origin_lower: LowerName,
-    /// The SOA for negative answers: TTL is min(SOA TTL, MINIMUM) (RFC 2308 §3).
-    negative_soa: Record,
-    nodes: HashMap<LowerName, Node>,
-    /// Any delegation below the apex: lets lookups skip the cut search when there is none.
-    has_cuts: bool,
-    has_wildcards: bool,
+    /// In the zone's policy order; static nodes refer to them by index.
     pub policies: Vec<Compiled>,
     /// Pool states at build time, for logs and status.
     pub pools: Vec<(Arc<str>, Arc<str>, PoolState)>,
@@ -62,28 +64,15 @@ pub struct ZoneTable {
     pub counters: Vec<Arc<QueryCounters>>,
 }
 
-#[derive(Debug, Default)]
-struct Node {
-    /// Static RRsets; empty for an empty non-terminal or a policy name.
-    rrsets: Vec<(RecordType, Vec<Record>)>,
-    /// Index into `ZoneTable::policies`.
-    policy: Option<usize>,
-    /// A delegation point (NS below the apex).
-    cut: bool,
-}
-
-impl Node {
-    fn rrset(&self, t: RecordType) -> Option<&[Record]> {
-        self.rrsets
-            .iter()
-            .find(|(rt, _)| *rt == t)
-            .map(|(_, v)| v.as_slice())
-    }
-}
-
 impl RoutingTable {
     /// The answers of every policy name as (name, summary), for change logs.
     pub fn policy_answers(&self) -> impl Iterator<Item = &Compiled> {
         self.zones.iter().flat_map(|z| z.policies.iter())
+    }
+
+    /// Whether `other` shares this table's static half (same zones, same order), so
+    /// zones and policies can be paired by position.
+    pub fn same_names(&self, other: &RoutingTable) -> bool {
+        Arc::ptr_eq(&self.names, &other.names)
     }
 }

@@ -28,18 +28,45 @@ impl Drop for Server {
     }
 }
 
+/// Which UDP path answers: prepared replies (the default) or the general one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpPath {
+    Fast,
+    General,
+}
+
+impl UdpPath {
+    fn from_general(general: bool) -> Self {
+        if general {
+            UdpPath::General
+        } else {
+            UdpPath::Fast
+        }
+    }
+}
+
 /// A temporary directory holding `switchyard.toml` and a `zones/` directory.
 pub struct Layout {
     pub dir: tempfile::TempDir,
 }
 
 impl Layout {
+    /// UDP answers come from the fast path, unless `SWITCHYARD_TEST_UDP_PATH=general`
+    /// (scripts/test.sh runs the end-to-end tests both ways).
     pub fn new() -> Self {
+        let general = std::env::var("SWITCHYARD_TEST_UDP_PATH").is_ok_and(|v| v == "general");
+        Self::with_udp_path(UdpPath::from_general(general))
+    }
+
+    pub fn with_udp_path(path: UdpPath) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("zones")).unwrap();
         std::fs::write(
             dir.path().join("switchyard.toml"),
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nzones = \"zones\"\nudp_sockets = 2\nlog = \"info\"\n",
+            format!(
+                "[server]\nlisten = [\"127.0.0.1:0\"]\nzones = \"zones\"\nudp_sockets = 2\nlog = \"info\"\nudp_fast_path = {}\n",
+                path == UdpPath::Fast
+            ),
         )
         .unwrap();
         Self { dir }

@@ -1,0 +1,189 @@
+//! Scale figures (not a timed test): load and build a table of 100,000 static names
+//! and 10,000 failover policies, report the time and peak memory, then time the
+//! rebuild after one pool's health changes.
+//!
+//! `cargo bench --bench scale` (release). Sizes: SCALE_ZONES (10), SCALE_NAMES
+//! (100000 in all), SCALE_POLICIES (10000 in all), each spread evenly over the zones.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use switchyard::dns::SharedTable;
+use switchyard::health::{Health, HealthSnapshot, TargetStatus};
+use switchyard::routing::{self, RoutingTable};
+use switchyard::zone::ZoneSet;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Zone `i`: a master file with `names` A records and a policy file with `policies`
+/// failover policies, each over two pools of one checked address.
+fn write_zone(dir: &Path, i: usize, names: usize, policies: usize) {
+    let origin = format!("z{i}.bench.");
+    let mut master = String::with_capacity(names * 32);
+    writeln!(master, "$ORIGIN {origin}\n$TTL 300").unwrap();
+    writeln!(master, "@ IN SOA ns1 hostmaster 1 3600 600 604800 60").unwrap();
+    writeln!(master, "@ IN NS ns1\nns1 IN A 192.0.2.53").unwrap();
+    for n in 0..names.saturating_sub(3) {
+        writeln!(
+            master,
+            "h{n} IN A 10.{}.{}.{}",
+            i % 256,
+            n / 256 % 256,
+            n % 256
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join(format!("z{i}.zone")), master).unwrap();
+
+    let mut toml = String::with_capacity(policies * 256);
+    writeln!(
+        toml,
+        "[zone]\norigin = \"{origin}\"\nrecords_file = \"z{i}.zone\"\n\n[checks.web]\nkind = \"http\"\nport = 8080\ninterval = \"1s\"\ntimeout = \"500ms\"\n"
+    )
+    .unwrap();
+    for p in 0..policies {
+        // 127.x.y.z: a distinct target per pool.
+        let n = i * policies + p;
+        let a = |k: usize| format!("127.{}.{}.{}", 1 + k / 65536 % 250, k / 256 % 256, k % 256);
+        writeln!(
+            toml,
+            "[pools.p{p}]\nregion = \"us-east\"\naddresses = [\"{}\"]\ncheck = \"web\"\n\n[pools.s{p}]\nregion = \"eu-west\"\naddresses = [\"{}\"]\ncheck = \"web\"\n\n[[policies]]\nname = \"api{p}\"\npolicy = \"failover\"\npools = [\"p{p}\", \"s{p}\"]\n",
+            a(2 * n),
+            a(2 * n + 1)
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join(format!("z{i}.toml")), toml).unwrap();
+}
+
+/// (peak, current) resident set in MiB.
+fn rss() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (kib("VmHWM:") / 1024.0, kib("VmRSS:") / 1024.0)
+}
+
+fn snapshot(zones: &ZoneSet, generation: u64, down: Option<&str>) -> HealthSnapshot {
+    let mut h = HealthSnapshot {
+        generation,
+        ..Default::default()
+    };
+    for zone in &zones.zones {
+        for pool in zone.pools.values() {
+            let spec = &zone.checks[pool.check.as_ref().unwrap()];
+            let is_down = zone.origin.to_ascii() == "z0.bench." && down == Some(&*pool.name);
+            for addr in &pool.addresses {
+                h.targets.insert(
+                    switchyard::zone::Target {
+                        check: spec.id.clone(),
+                        addr: *addr,
+                    },
+                    TargetStatus {
+                        health: if is_down { Health::Down } else { Health::Up },
+                        since: SystemTime::UNIX_EPOCH,
+                        last_reason: String::new(),
+                        latency: None,
+                    },
+                );
+            }
+        }
+    }
+    h
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let zones_n = env("SCALE_ZONES", 10).max(1);
+    let names = env("SCALE_NAMES", 100_000);
+    let policies = env("SCALE_POLICIES", 10_000);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..zones_n {
+        write_zone(dir.path(), i, names / zones_n, policies / zones_n);
+    }
+    // Peak memory from here on: writing the files is not part of loading them.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let (_, base) = rss();
+
+    let t = Instant::now();
+    let zones = switchyard::config::load_zones(dir.path()).expect("the generated zones load");
+    let load = t.elapsed();
+    let t = Instant::now();
+    let health = snapshot(&zones, 1, None);
+    let table = routing::build(&zones, &health, 1);
+    let build = t.elapsed();
+    let (peak, now) = rss();
+    let static_names: usize = zones.zones.iter().map(|z| z.records.len()).sum();
+    let policy_count: usize = zones.zones.iter().map(|z| z.policies.len()).sum();
+
+    println!(
+        "{} zones, {static_names} static records, {policy_count} policies, {} pools",
+        zones.zones.len(),
+        zones.zones.iter().map(|z| z.pools.len()).sum::<usize>()
+    );
+    println!("load (parse + validate):  {}", ms(load));
+    println!("build (table from zones): {}", ms(build));
+    println!("load + build:             {}", ms(load + build));
+    println!("RSS: peak {peak:.0} MiB, now {now:.0} MiB (before loading {base:.0} MiB)");
+
+    // Health changes of one pool: the primary of z0's api0 goes down, comes back, ...
+    // Timed twice: the table rebuild alone, and the updater's whole step (rebuild,
+    // change log against the old table, swap).
+    let shared: SharedTable = Arc::new(ArcSwap::from_pointee(table));
+    let (up, down) = (snapshot(&zones, 2, None), snapshot(&zones, 3, Some("p0")));
+    let zones_arc = Arc::new(zones.clone());
+    let (up_arc, down_arc) = (Arc::new(up.clone()), Arc::new(down.clone()));
+    let overlay = Arc::new(switchyard::routing::Overlay::default());
+    let metrics = Arc::new(switchyard::metrics::Metrics::new(Arc::default()));
+    let (mut updater, _built) = switchyard::updater::Updater::new(
+        shared.clone(),
+        metrics,
+        switchyard::alerts::Alerts::default(),
+        zones_arc.clone(),
+    );
+    let mut rebuilds = Vec::new();
+    let mut steps = Vec::new();
+    for round in 0..20 {
+        let h = if round % 2 == 0 { &down } else { &up };
+        let old: Arc<RoutingTable> = shared.load_full();
+        let t = Instant::now();
+        let new = routing::rebuild(&old, &zones, h, old.epoch + 1);
+        rebuilds.push(t.elapsed());
+        drop(new);
+        let t = Instant::now();
+        updater.rebuild(
+            &zones_arc,
+            if round % 2 == 0 { &down_arc } else { &up_arc },
+            &overlay,
+        );
+        steps.push(t.elapsed());
+    }
+    rebuilds.sort();
+    steps.sort();
+    println!(
+        "health rebuild (one pool changed), 20 rounds: table median {} max {}; with change log and swap median {} max {}",
+        ms(rebuilds[10]),
+        ms(rebuilds[19]),
+        ms(steps[10]),
+        ms(steps[19])
+    );
+    let (peak, _) = rss();
+    println!("RSS peak after the rebuilds: {peak:.0} MiB");
+}
