@@ -50,6 +50,23 @@ fn thread_cpu(tid: i32) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
+/// (busy, total) jiffies of one core, all processes together, from /proc/stat.
+fn core_jiffies(core: usize) -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let name = format!("cpu{core} ");
+    let Some(line) = stat.lines().find(|l| l.starts_with(&name)) else {
+        return (0, 0);
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 /// The local HTTP test server: one listener on every loopback address, `200 ok` to
 /// anything, then close (as a probe asks).
 async fn http_server(listener: tokio::net::TcpListener) -> io::Result<()> {
@@ -188,10 +205,13 @@ fn main() {
         );
         lags.lock().unwrap().clear();
         let cpu0 = thread_cpu(tid);
+        let core0 = core_jiffies(0);
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let wall = t0.elapsed().as_secs_f64();
         let cpu = thread_cpu(tid) - cpu0;
+        let core1 = core_jiffies(0);
+        let core_busy = (core1.0 - core0.0) as f64 / (core1.1 - core0.1).max(1) as f64;
         let mut v = std::mem::take(&mut *lags.lock().unwrap());
         v.sort_unstable();
         let snap = health.borrow().clone();
@@ -227,7 +247,11 @@ fn main() {
             pct(&lat, 0.99),
             pct(&lat, 1.0)
         );
-        println!("monitor core: {:.0}% busy", 100.0 * cpu / wall);
+        println!(
+            "monitor thread: {:.0}% of core 0; core 0 busy with everything on it: {:.0}%",
+            100.0 * cpu / wall,
+            100.0 * core_busy
+        );
         println!("targets up: {up} of {}", snap.targets.len());
         let rss = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         if let Some(l) = rss.lines().find(|l| l.starts_with("VmRSS:")) {
