@@ -85,13 +85,26 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
 
     let mut dns_addrs = Vec::new();
     let mut udp_threads = Vec::new();
+    // One guard for every socket: a client's rate is counted across all of them.
+    let udp_guard = Arc::new(dns::udp::UdpGuard {
+        max_query_size: cfg.limits.max_query_size,
+        rrl: cfg.rrl.clone().map(dns::rrl::Rrl::new),
+        abuse: metrics.abuse.clone(),
+        started: std::time::Instant::now(),
+    });
     for addr in &cfg.listen {
         let (sockets, listener) = bind_dns(*addr, cfg.udp_sockets).await?;
         let bound = sockets[0].local_addr()?;
         for s in sockets {
             udp_threads.push(
-                dns::udp::spawn(s, table.clone(), shutdown.clone(), cfg.udp_fast_path)
-                    .context("cannot start a UDP thread")?,
+                dns::udp::spawn(
+                    s,
+                    table.clone(),
+                    shutdown.clone(),
+                    cfg.udp_fast_path,
+                    udp_guard.clone(),
+                )
+                .context("cannot start a UDP thread")?,
             );
         }
         tasks.spawn(dns::tcp::serve(

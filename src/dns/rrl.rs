@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::LowerName;
 
 /// What to do with one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,16 +122,22 @@ impl Rrl {
         }
     }
 
-    /// Decide for one response to `client`. `name` is the question name for answers and
-    /// NODATA, the zone apex for NXDOMAIN and errors. `now_secs` is a monotonic second.
-    pub fn check(&self, client: IpAddr, class: Class, name: &LowerName, now_secs: u32) -> Verdict {
+    /// Decide for one response to `client`. `name` is the question name in wire form
+    /// (hashed case-insensitively) for answers, NODATA and referrals; NXDOMAIN and errors
+    /// pass an empty name, so a random-subdomain flood at one network is one stream.
+    /// `now_secs` is a monotonic second.
+    pub fn check(&self, client: IpAddr, class: Class, name: &[u8], now_secs: u32) -> Verdict {
         if self.cfg.exempt.iter().any(|n| n.contains(&client)) {
             return Verdict::Send;
         }
         let mut h = self.hasher.build_hasher();
         prefix(client, self.cfg.ipv4_prefix, self.cfg.ipv6_prefix).hash(&mut h);
         class.hash(&mut h);
-        name.hash(&mut h);
+        if !matches!(class, Class::NxDomain | Class::Error) {
+            for b in name {
+                h.write_u8(b.to_ascii_lowercase());
+            }
+        }
         let slot = &self.slots[(h.finish() as usize) & (self.slots.len() - 1)];
 
         let count = loop {
@@ -165,13 +170,62 @@ impl Rrl {
     }
 }
 
+/// The question name of a query, in wire form (no compression in a question), or
+/// `None` when the packet has no well-formed one.
+pub fn question_name(packet: &[u8]) -> Option<&[u8]> {
+    const HEADER: usize = 12;
+    let mut i = HEADER;
+    loop {
+        let len = usize::from(*packet.get(i)?);
+        if len == 0 {
+            return packet.get(HEADER..=i);
+        }
+        if len > 63 || i - HEADER > 255 {
+            return None;
+        }
+        i += 1 + len;
+    }
+}
+
+/// Rewrite `reply` (to `query`) as the slip: header and question alone, TC set, so a
+/// real client retries over TCP where RRL doesn't apply. `false`: can't, drop instead.
+pub fn slip(query: &[u8], reply: &mut Vec<u8>) -> bool {
+    let Some(name) = question_name(query) else {
+        return false;
+    };
+    let end = 12 + name.len() + 4;
+    if reply.len() < end {
+        return false;
+    }
+    reply.truncate(end);
+    reply[2] |= 0x02; // TC
+    reply[4..6].copy_from_slice(&1u16.to_be_bytes());
+    reply[6..12].fill(0);
+    true
+}
+
+/// The class of an encoded reply, from its header.
+pub fn class_of_reply(reply: &[u8]) -> Option<Class> {
+    if reply.len() < 12 {
+        return None;
+    }
+    let rcode = ResponseCode::from(0, reply[3] & 0x0f);
+    let answers = usize::from(u16::from_be_bytes([reply[6], reply[7]]));
+    Some(Class::of(rcode, answers, reply[2] & 0x04 != 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::rr::Name;
 
-    fn name(s: &str) -> LowerName {
-        LowerName::new(&Name::from_ascii(s).unwrap())
+    fn name(s: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        for l in s.trim_end_matches('.').split('.') {
+            v.push(l.len() as u8);
+            v.extend_from_slice(l.as_bytes());
+        }
+        v.push(0);
+        v
     }
 
     fn run(rrl: &Rrl, client: &str, n: u32, sec: u32) -> (u32, u32, u32) {
@@ -258,6 +312,25 @@ mod tests {
             rrl.check(c, Class::Answer, &name("a.example."), 5),
             Verdict::Drop
         );
+    }
+
+    #[test]
+    fn a_slip_keeps_the_question_and_sets_tc() {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        q.extend_from_slice(&name("www.example."));
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        q.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(question_name(&q), Some(&name("www.example.")[..]));
+        let mut reply = q.clone();
+        reply[2] = 0x84;
+        reply[6..8].copy_from_slice(&1u16.to_be_bytes());
+        reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 1]);
+        assert_eq!(class_of_reply(&reply), Some(Class::Answer));
+        assert!(slip(&q, &mut reply));
+        assert_eq!(reply.len(), 12 + name("www.example.").len() + 4);
+        assert_eq!(reply[2] & 0x02, 0x02);
+        assert_eq!(&reply[4..12], &[0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(question_name(&[0; 5]), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
@@ -13,10 +14,12 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::abuse::AbuseCounters;
 use super::batch::{self, Batch};
 use super::encode::encode;
 use super::fast;
 use super::respond::{respond, Reply, RequestView};
+use super::rrl::{self, Rrl, Verdict};
 use super::{SharedTable, MAX_UDP_PAYLOAD};
 use crate::routing::{Lookup, RoutingTable};
 
@@ -150,6 +153,38 @@ pub fn handle_datagram<'o>(
     }
 }
 
+/// What a UDP client may cost: the largest query, and response rate limiting.
+pub struct UdpGuard {
+    pub max_query_size: usize,
+    pub rrl: Option<Rrl>,
+    pub abuse: Arc<AbuseCounters>,
+    /// RRL counts per second from here.
+    pub started: std::time::Instant,
+}
+
+impl UdpGuard {
+    /// Whether to send `reply` (to `query` from `src`), maybe rewritten as a slip.
+    fn allow(&self, query: &[u8], src: SocketAddr, reply: &mut Vec<u8>) -> bool {
+        let Some(rrl) = &self.rrl else { return true };
+        let Some(class) = rrl::class_of_reply(reply) else {
+            return true;
+        };
+        let name = rrl::question_name(query).unwrap_or(&[]);
+        let now = self.started.elapsed().as_secs() as u32;
+        match rrl.check(src.ip(), class, name, now) {
+            Verdict::Send => true,
+            Verdict::Slip if rrl::slip(query, reply) => {
+                AbuseCounters::bump(&self.abuse.rrl_slipped);
+                true
+            }
+            Verdict::Slip | Verdict::Drop => {
+                AbuseCounters::bump(&self.abuse.rrl_dropped);
+                false
+            }
+        }
+    }
+}
+
 /// Serve one socket on a thread of its own until `shutdown`. `fast_path = false`
 /// sends every query through the general path (for comparison and tests).
 pub fn spawn(
@@ -157,13 +192,14 @@ pub fn spawn(
     table: SharedTable,
     shutdown: CancellationToken,
     fast_path: bool,
+    guard: Arc<UdpGuard>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(SHUTDOWN_POLL))?;
     let name = format!("udp {}", socket.local_addr()?);
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || serve(socket, table, shutdown, fast_path))
+        .spawn(move || serve(socket, table, shutdown, fast_path, &guard))
 }
 
 fn serve(
@@ -171,6 +207,7 @@ fn serve(
     table: SharedTable,
     shutdown: CancellationToken,
     fast_path: bool,
+    guard: &UdpGuard,
 ) {
     let mut batch = Batch::new(MAX_UDP_PAYLOAD as usize);
     while !shutdown.is_cancelled() {
@@ -197,6 +234,11 @@ fn serve(
                 if slot.len == 0 || slot.src.port() == 0 {
                     continue;
                 }
+                // A full receive buffer may be a longer datagram the kernel cut short.
+                if slot.len > guard.max_query_size || slot.len >= batch::RECV_BUFFER {
+                    AbuseCounters::bump(&guard.abuse.oversize);
+                    continue;
+                }
                 let src = slot.src;
                 let (packet, reply) = slot.split();
                 // A bug on some odd packet must cost that packet, not the socket's thread.
@@ -205,8 +247,10 @@ fn serve(
                 }));
                 match outcome {
                     Ok(Some(path)) => {
-                        answered(path, reply);
-                        slot.answer = true;
+                        if guard.allow(packet, src, reply) {
+                            answered(path, reply);
+                            slot.answer = true;
+                        }
                     }
                     Ok(None) => {}
                     Err(_) => warn!(%src, "panic while answering a datagram; dropped it"),
