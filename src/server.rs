@@ -9,7 +9,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::agent::{self, ingest};
 use crate::alerts::Alerts;
@@ -118,6 +118,13 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         dns_addrs.push(bound);
     }
 
+    if let Some(path) = &cfg.state_file {
+        tasks.spawn(persist_health(
+            path.clone(),
+            health_rx.clone(),
+            shutdown.clone(),
+        ));
+    }
     tasks.spawn(updater.run(zones_rx, health_rx, overlay_rx, shutdown.clone()));
 
     let auth = match &cfg.control {
@@ -251,6 +258,7 @@ fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
         }
     };
     Ok(Env {
+        startup: startup_seed(cfg),
         geo,
         regions: cfg
             .regions
@@ -259,6 +267,62 @@ fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
             .collect(),
         local_region: cfg.region.as_str().into(),
     })
+}
+
+/// What unprobed targets count as, from the server file and the state file. A state
+/// file that can't be read is reported and ignored: a restart must not fail on it.
+fn startup_seed(cfg: &ServerConfig) -> crate::routing::StartupSeed {
+    use crate::config::server::Startup;
+    let mut seed = crate::routing::StartupSeed::default();
+    match (cfg.startup, &cfg.state_file) {
+        (Startup::Checks, _) => {}
+        (Startup::AllPools, _) => seed.all_up = true,
+        (Startup::StateFile, Some(path)) => match crate::health::persist::load(path) {
+            Ok(Some(saved)) => {
+                info!(path = %path.display(), targets = saved.targets.len(), age_s = saved.age().as_secs(), "start-up health from the state file");
+                seed.saved = saved
+                    .targets
+                    .into_iter()
+                    .map(|(t, h)| (t, h == crate::health::Health::Up))
+                    .collect();
+            }
+            Ok(None) => {
+                warn!(path = %path.display(), "no state file yet: unprobed targets use their checks' start-up state")
+            }
+            Err(e) => {
+                warn!(error = %e, "state file ignored: unprobed targets use their checks' start-up state")
+            }
+        },
+        (Startup::StateFile, None) => {}
+    }
+    seed
+}
+
+/// Save every published health snapshot to `path`, at most once a second, off the
+/// query path and off the health loop.
+async fn persist_health(
+    path: std::path::PathBuf,
+    mut health: watch::Receiver<Arc<crate::health::HealthSnapshot>>,
+    shutdown: CancellationToken,
+) {
+    const SPACING: std::time::Duration = std::time::Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            r = health.changed() => if r.is_err() { return },
+            _ = shutdown.cancelled() => return,
+        }
+        let snap = health.borrow_and_update().clone();
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || crate::health::persist::save(&p, &snap)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "cannot save the health state file"),
+            Err(e) => warn!(error = %e, "state file writer failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SPACING) => {},
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Probing and deciding: this region's probers, and with `[agents]`, the reporter that

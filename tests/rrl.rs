@@ -27,14 +27,20 @@ A = ["192.0.2.80"]
 const RATE: usize = 10;
 
 fn server(rrl: &str) -> Server {
-    let l = layout(true, &format!("[limits]\nmax_query_size = 1024\n[rrl]\n{rrl}"));
+    let l = layout(
+        true,
+        &format!("[limits]\nmax_query_size = 1024\n[rrl]\n{rrl}"),
+    );
     l.zone("example.test.toml", ZONE);
     l.serve()
 }
 
 fn query(id: u16) -> Vec<u8> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
-    m.add_query(Query::query(Name::from_ascii("host.example.test.").unwrap(), RecordType::A));
+    m.add_query(Query::query(
+        Name::from_ascii("host.example.test.").unwrap(),
+        RecordType::A,
+    ));
     m.to_vec().unwrap()
 }
 
@@ -45,7 +51,8 @@ fn burst(addr: SocketAddr, n: usize) -> (usize, usize) {
     for i in 0..n {
         s.send_to(&query(i as u16), addr).unwrap();
     }
-    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let (mut full, mut tc) = (0, 0);
     let mut buf = [0u8; 1500];
     while let Ok((len, _)) = s.recv_from(&mut buf) {
@@ -85,12 +92,18 @@ fn above_the_rate_answers_are_dropped_or_slipped() {
     let sent = 300;
     let (full, tc) = burst(s.addr, sent);
     // The budget is per second; the burst may straddle a second boundary or two.
-    assert!((RATE..=3 * RATE).contains(&full), "{full} full answers for a rate of {RATE}/s");
+    assert!(
+        (RATE..=3 * RATE).contains(&full),
+        "{full} full answers for a rate of {RATE}/s"
+    );
     assert!(tc > 0, "no slips");
     let dropped = sent - full - tc;
     assert!(dropped > 0, "nothing dropped");
     // slip = 2: about as many slipped as dropped.
-    assert!(tc.abs_diff(dropped) <= sent / 10, "{tc} slipped, {dropped} dropped");
+    assert!(
+        tc.abs_diff(dropped) <= sent / 10,
+        "{tc} slipped, {dropped} dropped"
+    );
     wait_for(Duration::from_secs(5), "RRL counters", || {
         (metric(&api, "switchyard_rrl_slipped_total") >= tc as f64
             && metric(&api, "switchyard_rrl_dropped_total") >= dropped as f64)
@@ -100,7 +113,9 @@ fn above_the_rate_answers_are_dropped_or_slipped() {
 
 #[test]
 fn exempt_networks_are_never_limited() {
-    let s = server(&format!("responses_per_second = {RATE}\nslip = 2\nexempt = [\"127.0.0.0/8\"]\n"));
+    let s = server(&format!(
+        "responses_per_second = {RATE}\nslip = 2\nexempt = [\"127.0.0.0/8\"]\n"
+    ));
     assert_eq!(burst(s.addr, 100), (100, 0));
 }
 
@@ -112,10 +127,14 @@ fn oversized_udp_queries_are_dropped_and_counted() {
     // Padding after the question: a well-formed header, but 2000 bytes in all.
     big.resize(2000, 0);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     sock.send_to(&big, s.addr).unwrap();
     let mut buf = [0u8; 1500];
-    assert!(sock.recv_from(&mut buf).is_err(), "an oversized query was answered");
+    assert!(
+        sock.recv_from(&mut buf).is_err(),
+        "an oversized query was answered"
+    );
     wait_for(Duration::from_secs(5), "the oversize counter", || {
         (metric(&api, "switchyard_oversize_queries_total") >= 1.0).then_some(())
     });

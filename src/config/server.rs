@@ -64,6 +64,11 @@ struct RawServer {
     report_listen: Option<SocketAddr>,
     #[serde(default = "default_fast_path")]
     udp_fast_path: bool,
+    /// Where the last decided health is saved, for restarts.
+    #[serde(default)]
+    state_file: Option<PathBuf>,
+    #[serde(default)]
+    startup: Option<toml::Spanned<String>>,
 }
 
 fn default_fast_path() -> bool {
@@ -110,6 +115,23 @@ pub struct ServerConfig {
     /// Answer common UDP queries from prepared wire replies; `false` sends every query
     /// through the general path (same answers, slower; for comparison and tests).
     pub udp_fast_path: bool,
+    /// The health state file, resolved against the file's directory; written whenever
+    /// health changes (at most once a second).
+    pub state_file: Option<PathBuf>,
+    /// What targets count as before their first probe result.
+    pub startup: Startup,
+}
+
+/// Start-up behaviour: what an unprobed target counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Startup {
+    /// Each check's own `startup` state ("down" unless configured).
+    #[default]
+    Checks,
+    /// Every target up: serve every pool until the first results, as before any outage.
+    AllPools,
+    /// The last decided state from `state_file`; targets it doesn't know use their check's.
+    StateFile,
 }
 
 /// Where operators and Prometheus reach the server, and who may change it.
@@ -195,6 +217,23 @@ impl ServerConfig {
             limits,
             rrl,
             udp_fast_path: raw.udp_fast_path,
+            startup: match raw.startup.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+                None | Some(("checks", _)) => Startup::Checks,
+                Some(("all-pools", _)) => Startup::AllPools,
+                Some(("state-file", span)) => {
+                    if raw.state_file.is_none() {
+                        return Err(loc.error(span, "startup = \"state-file\" needs `state_file`"));
+                    }
+                    Startup::StateFile
+                }
+                Some((other, span)) => {
+                    return Err(loc.error(
+                        span,
+                        format!("startup {other:?}: expected \"checks\" (default), \"all-pools\" or \"state-file\""),
+                    ))
+                }
+            },
+            state_file: raw.state_file.map(|f| base.join(f)),
         })
     }
 }

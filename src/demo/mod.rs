@@ -90,6 +90,8 @@ pub async fn run(
         limits: Default::default(),
         rrl: None,
         udp_fast_path: true,
+        state_file: None,
+        startup: Default::default(),
     };
     let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;

@@ -140,6 +140,7 @@ fn pool_states(
     origin: &LowerName,
     health: &HealthSnapshot,
     overlay: &Overlay,
+    startup: &super::env::StartupSeed,
 ) -> PoolStates {
     let mut out = PoolStates::new();
     for pool in zone.pools.values() {
@@ -159,7 +160,10 @@ fn pool_states(
                             check: spec.id.clone(),
                             addr: *addr,
                         };
-                        health.is_up(&t).unwrap_or(spec.startup == StartupState::Up)
+                        health
+                            .is_up(&t)
+                            .or_else(|| startup.get(&t))
+                            .unwrap_or(spec.startup == StartupState::Up)
                     }
                 },
             })
@@ -194,7 +198,7 @@ fn build_zone(
     prev: Option<&ZoneTable>,
 ) -> ZoneTable {
     let origin_lower = LowerName::new(&zone.origin);
-    let states = pool_states(zone, &origin_lower, health, overlay);
+    let states = pool_states(zone, &origin_lower, health, overlay, &env.startup);
     // A region without a configured location is where its pools are.
     let mut regions = env.regions.clone();
     for pool in zone.pools.values() {

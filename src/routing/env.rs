@@ -3,10 +3,12 @@
 //! start from the server file and carried from table to table, so the updater's rebuild
 //! needs nothing new.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::geo::GeoDb;
 use crate::policy::Regions;
+use crate::zone::Target;
 
 #[derive(Debug, Default)]
 pub struct Env {
@@ -16,4 +18,23 @@ pub struct Env {
     pub regions: Regions,
     /// This nameserver's probe region.
     pub local_region: Arc<str>,
+    /// What a target counts as before its first result here.
+    pub startup: StartupSeed,
+}
+
+/// Start-up knowledge: what to assume of a target until it has been probed, so a
+/// restart answers from what was known instead of flapping through the first round.
+#[derive(Debug, Default, Clone)]
+pub struct StartupSeed {
+    /// Every unprobed target counts as up ("all-pools").
+    pub all_up: bool,
+    /// Last decided states from the state file.
+    pub saved: HashMap<Target, bool>,
+}
+
+impl StartupSeed {
+    /// `None`: no start-up knowledge; the check's own `startup` state applies.
+    pub fn get(&self, t: &Target) -> Option<bool> {
+        self.saved.get(t).copied().or(self.all_up.then_some(true))
+    }
 }

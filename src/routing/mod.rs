@@ -15,7 +15,7 @@ pub mod overlay;
 pub mod wire;
 
 pub use build::{build, build_next, build_with, rebuild};
-pub use env::Env;
+pub use env::{Env, StartupSeed};
 pub use lookup::{Lookup, Rec};
 pub use overlay::{Forced, Overlay};
 
