@@ -184,6 +184,19 @@ fn an_oversized_query_closes_its_connection() {
 }
 
 #[test]
+fn the_control_api_refuses_oversized_requests() {
+    let s = server();
+    let api = Api::new(s.control.expect("control address"));
+    let huge = serde_json::json!({ "pool": "p", "reason": "x".repeat(200_000), "ttl": "1m" });
+    let r = api.post("/v1/overrides", huge);
+    assert_eq!(r.status, 413, "{}", r.text);
+    // The server closed that connection without reading the body; a new client is
+    // served as usual.
+    let api = Api::new(s.control.expect("control address"));
+    assert_eq!(api.post("/v1/reload", serde_json::json!({})).status, 200);
+}
+
+#[test]
 fn limits_are_validated_with_their_position() {
     let l = layout(true, "[limits]\ntcp_connections = 0\n");
     l.zone("example.test.toml", ZONE);

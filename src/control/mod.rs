@@ -62,8 +62,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::guard,
         ))
+        // Every request here is a few hundred bytes; anything near this is abuse.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
+
+/// Largest control request body accepted; larger ones get 413.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// Serves `app` until `shutdown`, letting requests in progress finish.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) {
