@@ -49,12 +49,8 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let mut dns_addrs = Vec::new();
     let mut udp_threads = Vec::new();
     for addr in &cfg.listen {
-        let sockets = dns::udp::bind(*addr, cfg.udp_sockets)
-            .with_context(|| format!("cannot bind UDP {addr}"))?;
+        let (sockets, listener) = bind_udp_and_tcp(*addr, cfg.udp_sockets).await?;
         let bound = sockets[0].local_addr()?;
-        let listener = tokio::net::TcpListener::bind(bound)
-            .await
-            .with_context(|| format!("cannot bind TCP {bound}"))?;
         for s in sockets {
             udp_threads.push(
                 dns::udp::spawn(s, table.clone(), shutdown.clone(), cfg.udp_fast_path)
@@ -84,6 +80,34 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         udp_threads,
         _monitor: monitor,
     })
+}
+
+/// UDP sockets and a TCP listener on the same address. With port 0 the UDP bind picks
+/// the port, which TCP may already use (another process's outgoing connection, say):
+/// then both are tried again on a new port.
+async fn bind_udp_and_tcp(
+    addr: SocketAddr,
+    udp_sockets: usize,
+) -> anyhow::Result<(Vec<std::net::UdpSocket>, tokio::net::TcpListener)> {
+    const ATTEMPTS: usize = 20;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sockets =
+            dns::udp::bind(addr, udp_sockets).with_context(|| format!("cannot bind UDP {addr}"))?;
+        let bound = sockets[0].local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((sockets, listener)),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempt < ATTEMPTS =>
+            {
+                continue
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot bind TCP {bound}")),
+        }
+    }
 }
 
 impl Running {
