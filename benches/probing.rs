@@ -123,9 +123,14 @@ fn pct(sorted: &[u64], p: f64) -> String {
 }
 
 fn main() {
-    let n = env("PROBE_TARGETS", 10_000) as usize;
-    let secs = env("PROBE_SECS", 30);
-    let interval = Duration::from_millis(env("PROBE_INTERVAL_MS", 1000));
+    // `cargo test --all-targets` runs this too (without `--bench`): a small smoke run.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    if smoke {
+        println!("smoke run (cargo test); `cargo bench --bench probing` gives the figures");
+    }
+    let n = env("PROBE_TARGETS", if smoke { 50 } else { 10_000 }) as usize;
+    let secs = env("PROBE_SECS", if smoke { 1 } else { 30 });
+    let interval = Duration::from_millis(env("PROBE_INTERVAL_MS", if smoke { 200 } else { 1000 }));
 
     let lags = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry().with(

@@ -111,9 +111,14 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let zones_n = env("SCALE_ZONES", 10).max(1);
-    let names = env("SCALE_NAMES", 100_000);
-    let policies = env("SCALE_POLICIES", 10_000);
+    // `cargo test --all-targets` runs this too (without `--bench`): a small smoke run.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    if smoke {
+        println!("smoke run (cargo test); `cargo bench --bench scale` gives the figures");
+    }
+    let zones_n = env("SCALE_ZONES", if smoke { 2 } else { 10 }).max(1);
+    let names = env("SCALE_NAMES", if smoke { 2_000 } else { 100_000 });
+    let policies = env("SCALE_POLICIES", if smoke { 200 } else { 10_000 });
     let dir = tempfile::tempdir().unwrap();
     for i in 0..zones_n {
         write_zone(dir.path(), i, names / zones_n, policies / zones_n);

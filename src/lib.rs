@@ -13,7 +13,9 @@
 //! ```
 //!
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
-//! a file. One updater task owns the writes.
+//! a file. One updater task owns the writes. Common UDP queries skip `respond`: they are
+//! answered from replies the table prepared in wire form (`dns::fast`), with the same
+//! bytes.
 
 pub mod agent;
 pub mod alerts;

@@ -56,11 +56,6 @@ pub fn handle(
     handle_datagram(table, packet, src, out).map(|_| Path::General)
 }
 
-/// Called once for every datagram answered, with the reply as sent: the single place
-/// for per-query counters (keep it to atomics; it runs on every query).
-#[inline(always)]
-fn answered(_path: Path, _reply: &[u8]) {}
-
 fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
@@ -246,9 +241,9 @@ fn serve(
                     handle(&table, packet, src, reply, fast_path)
                 }));
                 match outcome {
-                    Ok(Some(path)) => {
+                    // Counted where they were answered: `respond` and `fast::answer`.
+                    Ok(Some(_)) => {
                         if guard.allow(packet, src, reply) {
-                            answered(path, reply);
                             slot.answer = true;
                         }
                     }

@@ -409,6 +409,30 @@ pools = ["east", "west"]
     }
 
     #[test]
+    fn a_health_rebuild_shares_the_static_names_and_a_reload_does_not() {
+        let z = zones();
+        let first = build(&z, &HealthSnapshot::default(), 1);
+        let h = health(&[
+            ("web", "192.0.2.10", Health::Up),
+            ("web", "192.0.2.11", Health::Up),
+        ]);
+        let second = rebuild(&first, &z, &h, 2);
+        assert!(second.same_names(&first));
+        assert_eq!(
+            answer(&second, RecordType::A),
+            vec!["192.0.2.10", "192.0.2.11"]
+        );
+        assert_eq!(answer(&first, RecordType::A), vec!["198.51.100.10"]);
+        // The same text loaded again is a new zone set: its names are built anew.
+        let reloaded = rebuild(&second, &zones(), &h, 3);
+        assert!(!reloaded.same_names(&second));
+        assert_eq!(
+            answer(&reloaded, RecordType::A),
+            vec!["192.0.2.10", "192.0.2.11"]
+        );
+    }
+
+    #[test]
     fn rebuilding_with_new_health_leaves_the_old_table_untouched() {
         let up = health(&[
             ("web", "192.0.2.10", Health::Up),
