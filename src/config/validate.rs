@@ -240,6 +240,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     }
     policies::check_cycles(cx, &edges);
     let geo_overrides = policies::geo_overrides(cx, &raw.geo_overrides);
+    let allow_transfer = allow_transfer(cx, &header.allow_transfer);
 
     // A declared failover budget the checks and TTL cannot meet is an error in the file.
     for p in &policies {
@@ -270,7 +271,26 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         checks,
         policies,
         geo_overrides,
+        allow_transfer,
     })
+}
+
+/// `allow_transfer`: each entry an address (a one-host network) or `address/prefix`.
+fn allow_transfer(cx: &mut Ctx<'_>, raw: &[S<String>]) -> Vec<crate::geo::Cidr> {
+    raw.iter()
+        .filter_map(|e| {
+            let s = e.get_ref();
+            let parsed = match s.parse::<std::net::IpAddr>() {
+                Ok(ip) => crate::geo::Cidr::new(ip, crate::geo::max_len(ip))
+                    .ok_or_else(|| format!("{s:?} is not an IP address")),
+                Err(_) if s.contains('/') => s.parse::<crate::geo::Cidr>(),
+                Err(_) => Err(format!("{s:?} is not an IP address or network")),
+            };
+            parsed
+                .map_err(|msg| cx.err::<()>(e.span(), format!("allow_transfer: {msg}")))
+                .ok()
+        })
+        .collect()
 }
 
 fn parse_origin(cx: &mut Ctx<'_>, raw: &S<String>) -> Option<Name> {

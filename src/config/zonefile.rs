@@ -39,6 +39,9 @@ pub struct ZoneHeader {
     #[serde(default)]
     pub nameservers: Vec<S<String>>,
     pub soa: Option<S<SoaEntry>>,
+    /// Addresses or networks that may transfer the zone (AXFR over TCP).
+    #[serde(default)]
+    pub allow_transfer: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,7 +41,16 @@ pub enum Mode {
     Garbage,
     /// Reads the request, closes with an RST.
     Reset,
+    /// Reads the request, answers 200 with a body of this many bytes (no "ok" in it),
+    /// trickled in [`HUGE_CHUNK`] pieces every [`HUGE_PACE`], so reading all of it takes
+    /// `len / HUGE_CHUNK * HUGE_PACE`: seconds for a few megabytes.
+    HugeBody(usize),
 }
+
+/// `HugeBody` sends this much at a time...
+pub const HUGE_CHUNK: usize = 64 * 1024;
+/// ...this often: 6.4 MB/s, so a multi-megabyte body takes seconds to send.
+pub const HUGE_PACE: Duration = Duration::from_millis(10);
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -53,6 +62,7 @@ impl fmt::Display for Mode {
             Mode::Refuse => f.write_str("refuse"),
             Mode::Garbage => f.write_str("garbage"),
             Mode::Reset => f.write_str("reset"),
+            Mode::HugeBody(len) => write!(f, "huge body {len} bytes"),
         }
     }
 }
@@ -238,7 +248,7 @@ impl axum::serve::Listener for ModeListener {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Event::Conn(Ok((stream, peer))) => match self.mode {
-                    Mode::Garbage | Mode::Reset => {
+                    Mode::Garbage | Mode::Reset | Mode::HugeBody(_) => {
                         self.shared.hits.fetch_add(1, Ordering::Relaxed);
                         tokio::spawn(misbehave(stream, self.mode.clone()));
                     }
@@ -259,6 +269,25 @@ async fn misbehave(mut stream: TcpStream, mode: Mode) {
     read_request(&mut stream).await;
     if mode == Mode::Reset {
         let _ = stream.set_zero_linger();
+        return;
+    }
+    if let Mode::HugeBody(len) = mode {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b'x'; HUGE_CHUNK];
+        let mut left = len;
+        // Ends early when the peer closes (a probe that has seen enough).
+        while left > 0 {
+            let n = left.min(HUGE_CHUNK);
+            if stream.write_all(&chunk[..n]).await.is_err() {
+                return;
+            }
+            left -= n;
+            tokio::time::sleep(HUGE_PACE).await;
+        }
+        let _ = stream.shutdown().await;
         return;
     }
     let _ = stream.write_all(GARBAGE).await;
@@ -303,7 +332,7 @@ async fn serve_probe(State(shared): State<Arc<Shared>>) -> Response {
             }
         }
         // Only a connection kept alive from before the switch gets here; new ones never do.
-        Mode::Refuse | Mode::Garbage | Mode::Reset => (
+        Mode::Refuse | Mode::Garbage | Mode::Reset | Mode::HugeBody(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::CONNECTION, "close")],
             mode.to_string(),

@@ -10,6 +10,7 @@ pub mod respond;
 pub mod rrl;
 pub mod tcp;
 pub mod udp;
+pub mod xfr;
 
 use std::sync::Arc;
 

@@ -113,7 +113,8 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
         );
     }
     match question.query_type {
-        // Zone transfers are not offered; meta types can't be answered from data.
+        // Transfers reach here only when refused: an allowed AXFR over TCP is answered by
+        // `xfr` before `respond`; IXFR always. Meta types can't be answered from data.
         RecordType::AXFR | RecordType::IXFR => {
             return finish(
                 ResponseCode::Refused,

@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 use super::abuse::AbuseCounters;
 use super::encode::encode;
 use super::respond::{respond, Reply, RequestView};
-use super::SharedTable;
+use super::{xfr, SharedTable};
 use crate::config::limits::Limits;
 use crate::routing::{Lookup, RoutingTable};
 /// At shutdown, the longest we wait for answers in flight before abandoning them.
@@ -105,6 +105,7 @@ async fn connection(
     let mut buf: Vec<u8> = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(512);
     let mut frame = Vec::with_capacity(514);
+    // `frame`: every message answering one query, each behind its length.
     // When the message now in `buf` must be complete: a client may not trickle a query
     // in byte by byte to hold the connection (slowloris).
     let mut deadline: Option<Instant> = None;
@@ -117,16 +118,14 @@ async fn connection(
                 return;
             }
             if buf.len() >= 2 + len {
+                frame.clear();
                 let answered = {
                     let table = table.load();
-                    answer(&table, &buf[2..2 + len], src, &mut out)
+                    answer(&table, &buf[2..2 + len], src, &mut out, &mut frame)
                 };
                 buf.drain(..2 + len);
                 deadline = (!buf.is_empty()).then(|| Instant::now() + limits.tcp_request_timeout);
                 if answered {
-                    frame.clear();
-                    frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
-                    frame.extend_from_slice(&out);
                     match tokio::time::timeout(limits.tcp_request_timeout, stream.write_all(&frame))
                         .await
                     {
@@ -180,8 +179,15 @@ async fn connection(
     }
 }
 
-/// Answer one message into `out`; false: send nothing (a response, or no header).
-fn answer(table: &RoutingTable, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+/// Answer one message into `frames` as length-prefixed messages (one, or several for a
+/// zone transfer), using `out` as scratch; false: send nothing (a response, or no header).
+fn answer(
+    table: &RoutingTable,
+    packet: &[u8],
+    src: SocketAddr,
+    out: &mut Vec<u8>,
+    frames: &mut Vec<u8>,
+) -> bool {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
         return false;
     };
@@ -212,9 +218,12 @@ fn answer(table: &RoutingTable, packet: &[u8], src: SocketAddr, out: &mut Vec<u8
                 },
                 edns: None,
             };
-            return encode(&reply, None, u16::MAX, out).is_ok();
+            return encode(&reply, None, u16::MAX, out).is_ok() && frame_into(out, frames);
         }
     };
+    if xfr::axfr(table, &message, src.ip(), frames) {
+        return true;
+    }
     let view = RequestView {
         metadata: &message.metadata,
         question: message.queries.first(),
@@ -224,10 +233,20 @@ fn answer(table: &RoutingTable, packet: &[u8], src: SocketAddr, out: &mut Vec<u8
     };
     let reply = respond(table, &view);
     match encode(&reply, view.question, u16::MAX, out) {
-        Ok(_) => true,
+        Ok(_) => frame_into(out, frames),
         Err(e) => {
             warn!(%src, error = %e, "could not encode reply");
             false
         }
     }
+}
+
+/// Append `msg` to `frames` behind its two-byte length (RFC 1035 §4.2.2).
+fn frame_into(msg: &[u8], frames: &mut Vec<u8>) -> bool {
+    let Ok(len) = u16::try_from(msg.len()) else {
+        return false;
+    };
+    frames.extend_from_slice(&len.to_be_bytes());
+    frames.extend_from_slice(msg);
+    true
 }

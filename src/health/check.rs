@@ -624,6 +624,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn multi_megabyte_body_is_judged_within_the_timeout() {
+        // 32 MiB trickled at 6.4 MB/s: reading it all would take about 5 s, past the
+        // 2 s timeout, so both verdicts below prove the probe stopped early.
+        let len = 32 * 1024 * 1024;
+        let full_send =
+            crate::demo::backend::HUGE_PACE * (len / crate::demo::backend::HUGE_CHUNK) as u32;
+        assert!(full_send > Duration::from_secs(4), "{full_send:?}");
+        let b = backend(Mode::HugeBody(len)).await;
+        let check = HttpCheck {
+            body_contains: Some("READY".into()),
+            ..http_check()
+        };
+        // The text is not in the first 64 KiB and the body goes on: classified, not read.
+        let out = probe_http(&b, check, 2000).await;
+        assert_eq!((out.ok, &out.reason), (false, &ProbeReason::BodyTooLarge));
+        assert!(out.latency < Duration::from_secs(2), "{:?}", out.latency);
+        // Without body_contains the status line decides; the body is not read.
+        let out = probe_http(&b, http_check(), 2000).await;
+        assert_eq!((out.ok, &out.reason), (true, &ProbeReason::Status(200)));
+        assert!(out.latency < Duration::from_secs(2), "{:?}", out.latency);
+        assert_eq!(b.hits(), 2);
+    }
+
+    #[tokio::test]
+    async fn unresolvable_check_host_never_causes_a_dns_lookup() {
+        // The host is only a Host header (and SNI): probes dial the pool address, so a
+        // check host that does not resolve can neither block nor fail a probe.
+        let b = backend(Mode::Healthy).await;
+        let check = HttpCheck {
+            host: Some("does-not-exist.invalid".into()),
+            ..http_check()
+        };
+        let out = probe_http(&b, check.clone(), 2000).await;
+        assert_eq!((out.ok, &out.reason), (true, &ProbeReason::Status(200)));
+        // https to the same plain-HTTP backend: the failure is TLS, not a lookup.
+        let s = spec(CheckKind::Https(check), b.addr().port(), 2000);
+        let out = Prober::new(s, LOCAL).unwrap().probe().await;
+        assert!(
+            matches!(
+                out.reason,
+                ProbeReason::Tls(_) | ProbeReason::Reset | ProbeReason::Protocol(_)
+            ),
+            "{:?}",
+            out.reason
+        );
+    }
+
+    #[tokio::test]
     async fn body_substring_is_required_when_configured() {
         let b = backend(Mode::Healthy).await;
         let want = |s: &str| HttpCheck {

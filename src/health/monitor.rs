@@ -852,6 +852,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hung_target_never_delays_another_targets_probes() {
+        let (hung, healthy) = (healthy_backend().await, healthy_backend().await);
+        hung.set_mode(Mode::Hang).await.unwrap();
+        // Both probe every 100 ms with a 3 s timeout: were probes serialized behind the
+        // hung one, the healthy target could not be up before that timeout fires.
+        let probe_timeout = Duration::from_secs(3);
+        let with = |port: u16, name: &str| {
+            Arc::new(CheckSpec {
+                id: format!("test.example./{name}").into(),
+                timeout: probe_timeout,
+                ..(*http_spec(port, 100, 1, 1)).clone()
+            })
+        };
+        let (spec_h, spec_ok) = (
+            with(hung.addr().port(), "hung"),
+            with(healthy.addr().port(), "ok"),
+        );
+        let (th, tok) = (target(LOCAL, &spec_h), target(LOCAL, &spec_ok));
+        let started = Instant::now();
+        let (monitor, mut rx) = HealthMonitor::start(
+            "local".into(),
+            BTreeMap::from([(th.clone(), spec_h), (tok.clone(), spec_ok)]),
+        );
+        let s = wait_for(
+            &mut rx,
+            probe_timeout - Duration::from_millis(500),
+            "healthy up",
+            |s| s.is_up(&tok) == Some(true),
+        )
+        .await;
+        assert!(started.elapsed() < probe_timeout, "{:?}", started.elapsed());
+        // The hung target's first probe is still waiting for its timeout.
+        assert_eq!(s.is_up(&th), None, "{:?}", s.targets.get(&th));
+
+        let s = wait_for(&mut rx, REAL, "hung down", |s| s.is_up(&th) == Some(false)).await;
+        assert_eq!(s.targets[&th].last_reason, "timed out");
+        assert!(started.elapsed() >= probe_timeout);
+        // And the healthy one stayed up all along.
+        assert_eq!(s.is_up(&tok), Some(true));
+        monitor.shutdown().await;
+        hung.stop();
+    }
+
+    #[tokio::test]
     async fn reconcile_starts_stops_and_restarts_probers_keeping_unchanged_state() {
         let (a, b) = (healthy_backend().await, healthy_backend().await);
         let spec_a = http_spec(a.addr().port(), 50, 1, 1);

@@ -25,6 +25,7 @@ use hickory_proto::rr::Name;
 
 use crate::metrics::query::QueryCounters;
 use crate::policy::{Compiled, PoolState};
+use crate::zone::Zone;
 use names::Names;
 
 /// Everything the query path reads, for one epoch.
@@ -74,5 +75,13 @@ impl RoutingTable {
     /// zones and policies can be paired by position.
     pub fn same_names(&self, other: &RoutingTable) -> bool {
         Arc::ptr_eq(&self.names, &other.names)
+    }
+
+    /// The loaded zone whose apex is `origin`, with its health-dependent half: what a
+    /// zone transfer sends. Off the query path (TCP AXFR only), so a linear scan.
+    pub fn zone_at_apex(&self, origin: &Name) -> Option<(&Arc<Zone>, &ZoneTable)> {
+        let zone = self.names.sources.iter().find(|z| z.origin == *origin)?;
+        let table = self.zones.iter().find(|t| t.origin == zone.origin)?;
+        Some((zone, table))
     }
 }
