@@ -91,15 +91,6 @@ fn closed_within(conn: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
-fn metric(api: &Api, name: &str) -> f64 {
-    api.text("/metrics")
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("metric {name} missing"))
-}
-
 #[test]
 fn a_connection_flood_is_bounded_and_the_server_keeps_answering() {
     let s = server();
@@ -122,7 +113,7 @@ fn a_connection_flood_is_bounded_and_the_server_keeps_answering() {
         );
     }
     wait_for(Duration::from_secs(5), "the refusals to be counted", || {
-        (metric(&api, "switchyard_tcp_connections_refused_total") >= flood as f64).then_some(())
+        (api.metric("switchyard_tcp_connections_refused_total") >= flood as f64).then_some(())
     });
     // Meanwhile UDP and the connections already open are served.
     assert!(udp_answers(s.addr), "UDP stalled during a TCP flood");
@@ -147,7 +138,7 @@ fn a_connection_flood_is_bounded_and_the_server_keeps_answering() {
 fn a_trickled_query_is_cut_off_at_the_request_deadline() {
     let s = server();
     let api = Api::new(s.control.expect("control address"));
-    let before = metric(&api, "switchyard_tcp_timeouts_total");
+    let before = api.metric("switchyard_tcp_timeouts_total");
     let mut slow = TcpStream::connect(s.addr).unwrap();
     let q = framed(&query());
     // Half a message, then nothing: the server must not wait for the rest forever.
@@ -163,7 +154,7 @@ fn a_trickled_query_is_cut_off_at_the_request_deadline() {
         "closed after {took:?}: before the 400 ms deadline"
     );
     wait_for(Duration::from_secs(5), "the timeout to be counted", || {
-        (metric(&api, "switchyard_tcp_timeouts_total") > before).then_some(())
+        (api.metric("switchyard_tcp_timeouts_total") > before).then_some(())
     });
     assert!(udp_answers(s.addr));
 }
@@ -176,7 +167,7 @@ fn an_oversized_query_closes_its_connection() {
     // A length prefix over max_query_size (1024): no need to read what follows.
     c.write_all(&[0x08, 0x00, 0x00, 0x01]).unwrap();
     assert!(closed_within(&mut c, Duration::from_secs(2)));
-    assert!(metric(&api, "switchyard_oversize_queries_total") >= 1.0);
+    assert!(api.metric("switchyard_oversize_queries_total") >= 1.0);
     // A normal query on a new connection is fine.
     let mut ok = TcpStream::connect(s.addr).unwrap();
     ok.set_read_timeout(Some(Duration::from_secs(2))).unwrap();

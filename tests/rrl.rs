@@ -69,15 +69,6 @@ fn burst(addr: SocketAddr, n: usize) -> (usize, usize) {
     (full, tc)
 }
 
-fn metric(api: &Api, name: &str) -> f64 {
-    api.text("/metrics")
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("metric {name} missing"))
-}
-
 #[test]
 fn below_the_rate_everything_is_answered() {
     let s = server(&format!("responses_per_second = {RATE}\nslip = 2\n"));
@@ -105,8 +96,8 @@ fn above_the_rate_answers_are_dropped_or_slipped() {
         "{tc} slipped, {dropped} dropped"
     );
     wait_for(Duration::from_secs(5), "RRL counters", || {
-        (metric(&api, "switchyard_rrl_slipped_total") >= tc as f64
-            && metric(&api, "switchyard_rrl_dropped_total") >= dropped as f64)
+        (api.metric("switchyard_rrl_slipped_total") >= tc as f64
+            && api.metric("switchyard_rrl_dropped_total") >= dropped as f64)
             .then_some(())
     });
 }
@@ -136,7 +127,7 @@ fn oversized_udp_queries_are_dropped_and_counted() {
         "an oversized query was answered"
     );
     wait_for(Duration::from_secs(5), "the oversize counter", || {
-        (metric(&api, "switchyard_oversize_queries_total") >= 1.0).then_some(())
+        (api.metric("switchyard_oversize_queries_total") >= 1.0).then_some(())
     });
     assert_eq!(burst(s.addr, 1), (1, 0));
 }

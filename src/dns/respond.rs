@@ -49,6 +49,16 @@ fn empty(rcode: ResponseCode) -> Lookup<'static> {
     }
 }
 
+/// FORMERR for a message whose header parsed but whose body did not: no question to
+/// echo, the ID and opcode kept so the client can match it.
+pub fn formerr(req: &Metadata) -> Reply<'static> {
+    Reply {
+        metadata: reply_metadata(req, ResponseCode::FormErr),
+        lookup: empty(ResponseCode::FormErr),
+        edns: None,
+    }
+}
+
 /// The client subnet a query carries, if any, as (address, source prefix length).
 pub fn client_subnet(edns: Option<&Edns>) -> Option<ClientSubnet> {
     match edns?.option(EdnsCode::Subnet)? {

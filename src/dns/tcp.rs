@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
+use hickory_proto::op::{Header, Message, MessageType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,10 +26,10 @@ use tracing::{debug, info, warn};
 
 use super::abuse::AbuseCounters;
 use super::encode::encode;
-use super::respond::{respond, Reply, RequestView};
+use super::respond::{formerr, respond, RequestView};
 use super::{xfr, SharedTable};
 use crate::config::limits::Limits;
-use crate::routing::{Lookup, RoutingTable};
+use crate::routing::RoutingTable;
 /// At shutdown, the longest we wait for answers in flight before abandoning them.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// After an accept error (e.g. out of file descriptors), pause rather than spin.
@@ -198,26 +198,7 @@ fn answer(
         Ok(m) => m,
         Err(e) => {
             debug!(%src, error = %e, "malformed query over tcp");
-            let mut m = Metadata::new(
-                header.metadata.id,
-                MessageType::Response,
-                header.metadata.op_code,
-            );
-            m.recursion_desired = header.metadata.recursion_desired;
-            m.response_code = ResponseCode::FormErr;
-            let reply = Reply {
-                metadata: m,
-                lookup: Lookup {
-                    rcode: ResponseCode::FormErr,
-                    authoritative: false,
-                    answers: Vec::new(),
-                    authority: Vec::new(),
-                    additional: Vec::new(),
-                    scope: None,
-                    counters: None,
-                },
-                edns: None,
-            };
+            let reply = formerr(&header.metadata);
             return encode(&reply, None, u16::MAX, out).is_ok() && frame_into(out, frames);
         }
     };

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
+use hickory_proto::op::{Header, Message, MessageType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
@@ -18,10 +18,10 @@ use super::abuse::AbuseCounters;
 use super::batch::{self, Batch};
 use super::encode::encode;
 use super::fast;
-use super::respond::{respond, Reply, RequestView};
+use super::respond::{formerr, respond, RequestView};
 use super::rrl::{self, Rrl, Verdict};
 use super::{SharedTable, MAX_UDP_PAYLOAD};
-use crate::routing::{Lookup, RoutingTable};
+use crate::routing::RoutingTable;
 
 /// Socket buffer asked for each UDP socket (receive and send).
 const UDP_BUFFER: usize = 4 << 20;
@@ -100,28 +100,7 @@ pub fn handle_datagram<'o>(
         Ok(m) => m,
         Err(e) => {
             debug!(%src, error = %e, "malformed query");
-            let reply = Reply {
-                metadata: {
-                    let mut m = Metadata::new(
-                        header.metadata.id,
-                        MessageType::Response,
-                        header.metadata.op_code,
-                    );
-                    m.recursion_desired = header.metadata.recursion_desired;
-                    m.response_code = ResponseCode::FormErr;
-                    m
-                },
-                lookup: Lookup {
-                    rcode: ResponseCode::FormErr,
-                    authoritative: false,
-                    answers: Vec::new(),
-                    authority: Vec::new(),
-                    additional: Vec::new(),
-                    scope: None,
-                    counters: None,
-                },
-                edns: None,
-            };
+            let reply = formerr(&header.metadata);
             encode(&reply, None, 512, out).ok()?;
             return Some(out.as_slice());
         }

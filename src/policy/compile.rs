@@ -180,33 +180,6 @@ impl<'i> Compiler<'i> {
     }
 }
 
-/// Every pool a policy may answer with, through its member policies too, in order.
-pub(crate) fn reachable_pools(p: &Policy, all: &[Policy]) -> Vec<Arc<str>> {
-    fn walk(p: &Policy, all: &[Policy], seen: &mut Vec<Arc<str>>, out: &mut Vec<Arc<str>>) {
-        if seen.contains(&p.label) {
-            return;
-        }
-        seen.push(p.label.clone());
-        for m in p.kind.members() {
-            match m {
-                Member::Pool(name) => {
-                    if !out.contains(&name) {
-                        out.push(name);
-                    }
-                }
-                Member::Policy(label) => {
-                    if let Some(q) = all.iter().find(|q| q.label == label) {
-                        walk(q, all, seen, out);
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(p, all, &mut Vec::new(), &mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

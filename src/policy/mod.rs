@@ -161,7 +161,7 @@ impl Compiled {
     pub fn compile(policy: &Policy, inputs: &Inputs<'_>) -> Self {
         let mut c = compile::Compiler::new(inputs, &policy.name, policy.ttl);
         let root = c.policy(policy);
-        let order = compile::reachable_pools(policy, inputs.policies);
+        let order = crate::zone::pools_of(policy, inputs.policies);
         let fallback = all_down(
             &policy.name,
             policy.ttl,

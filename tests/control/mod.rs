@@ -96,6 +96,16 @@ impl Api {
     }
 
     /// POST with the token.
+    /// A sample's value from `/metrics`, by the start of its line (name and labels).
+    pub fn metric(&self, name: &str) -> f64 {
+        self.text("/metrics")
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("metric {name} missing"))
+    }
+
     pub fn post(&self, path: &str, body: Value) -> Reply {
         self.request("POST", path, Some(TOKEN), Some(body))
     }
