@@ -178,6 +178,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
     let votes = state.quorum.view().await;
     let built = state.built.borrow().clone();
     let table = state.table.load_full();
+    let since = built.since();
     let sources = Sources {
         health: &built.health,
         overlay: &built.overlay,
@@ -202,8 +203,8 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
                 when_all_down: p.when_all_down.as_str(),
                 answer: compiled.map_or("-".into(), |c| c.summary().choice.to_string()),
                 addresses: compiled.map_or(Vec::new(), |c| c.summary().addresses.clone()),
-                since: built
-                    .answer_since
+                since: since
+                    .answer
                     .get(&(origin.clone(), p.label.to_string()))
                     .map(|t| ts(*t)),
             });
@@ -221,8 +222,8 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
                 min_healthy: pool.min_healthy,
                 check: pool.check.as_ref().map(ToString::to_string),
                 forced: built.overlay.pool(&lower, &pool.name),
-                since: built
-                    .pool_since
+                since: since
+                    .pool
                     .get(&(origin.clone(), pool.name.to_string()))
                     .map(|t| ts(*t)),
                 addresses: pool
