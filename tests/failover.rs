@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::{wait_for, Layout, Server};
-use switchyard::demo::backend::{Backend, BackendHandle, Mode};
+use switchyard::demo::backend::Mode;
 
 const INTERVAL_MS: u64 = 300;
 const TIMEOUT_MS: u64 = 200;
@@ -18,18 +17,6 @@ const RISE: u64 = 2;
 
 const PRIMARY: &str = "127.0.0.21";
 const SECONDARY: &str = "127.0.0.22";
-
-/// Two backends on one port (the check's port), at two loopback addresses.
-async fn backends() -> (BackendHandle, BackendHandle) {
-    let a = Backend::start(SocketAddr::new(PRIMARY.parse().unwrap(), 0))
-        .await
-        .expect("primary backend");
-    let port = a.addr().port();
-    let b = Backend::start(SocketAddr::new(SECONDARY.parse::<IpAddr>().unwrap(), port))
-        .await
-        .expect("secondary backend on the same port");
-    (a, b)
-}
 
 fn zone(port: u16) -> String {
     format!(
@@ -83,7 +70,7 @@ fn await_answer(s: &Server, want: &str, what: &str) -> Duration {
 #[test]
 fn dig_follows_the_primary_through_503_timeouts_and_refused_connections() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (primary, _secondary) = rt.block_on(backends());
+    let (primary, _secondary) = rt.block_on(common::backends_on_one_port(PRIMARY, SECONDARY));
     let l = Layout::new();
     l.zone("example.test.toml", &zone(primary.addr().port()));
     let s = l.serve();
@@ -153,7 +140,7 @@ fn dig_follows_the_primary_through_503_timeouts_and_refused_connections() {
 #[test]
 fn all_pools_down_serves_every_address_and_says_so() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (primary, secondary) = rt.block_on(backends());
+    let (primary, secondary) = rt.block_on(common::backends_on_one_port(PRIMARY, SECONDARY));
     let l = Layout::new();
     l.zone("example.test.toml", &zone(primary.addr().port()));
     let s = l.serve();

@@ -115,18 +115,7 @@ fn each_bad_policy_is_rejected_at_its_line() {
             + 1;
         let l = Layout::new();
         let file = l.zone("v.test.toml", &text);
-        let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{what}: check accepted a bad file");
-        let prefix = format!("{}:{line}:", file.display());
-        assert!(
-            stderr
-                .lines()
-                .any(|l| l.starts_with(&prefix) && l.contains(words)),
-            "{what}: expected a line starting {prefix:?} containing {words:?}, got:\n{stderr}"
-        );
-        let refused = l.serve_fails();
-        assert!(refused.contains(&prefix), "{what}: serve said:\n{refused}");
+        common::assert_rejected(&l, &file, line, words, what);
     }
 }
 

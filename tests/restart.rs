@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use common::{wait_for, Layout, Server};
-use switchyard::demo::backend::{Backend, BackendHandle, Mode};
+use switchyard::demo::backend::{BackendHandle, Mode};
 
 const PRIMARY: &str = "127.0.0.31";
 const SECONDARY: &str = "127.0.0.32";
@@ -51,15 +50,7 @@ pools = ["primary", "secondary"]
 }
 
 async fn backends() -> (BackendHandle, BackendHandle) {
-    let a = Backend::start(SocketAddr::new(PRIMARY.parse().unwrap(), 0))
-        .await
-        .unwrap();
-    let b = Backend::start(SocketAddr::new(
-        SECONDARY.parse::<IpAddr>().unwrap(),
-        a.addr().port(),
-    ))
-    .await
-    .unwrap();
+    let (a, b) = common::backends_on_one_port(PRIMARY, SECONDARY).await;
     a.set_mode(Mode::Hang).await.unwrap();
     (a, b)
 }

@@ -132,20 +132,7 @@ fn each_validation_error_names_file_line_and_problem() {
     for (what, text, line, words) in cases() {
         let l = Layout::new();
         let file = l.zone("example.test.toml", &text);
-        let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{what}: check accepted a bad file");
-        let prefix = format!("{}:{line}:", file.display());
-        assert!(
-            stderr
-                .lines()
-                .any(|l| l.starts_with(&prefix) && l.contains(words)),
-            "{what}: expected a line starting {prefix:?} containing {words:?}, got:\n{stderr}"
-        );
-        // And the server will not start on it.
-        let refused = l.serve_fails();
-        assert!(refused.contains(&prefix), "{what}: serve said:\n{refused}");
-        assert!(refused.contains("refusing to start"), "{what}: {refused}");
+        common::assert_rejected(&l, &file, line, words, what);
     }
 }
 

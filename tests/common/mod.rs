@@ -279,3 +279,39 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// Assert that `file` is rejected with an error at `line` saying `words`, by both
+/// `switchyard check` and `switchyard serve` (which must refuse to start).
+pub fn assert_rejected(l: &Layout, file: &Path, line: usize, words: &str, what: &str) {
+    let out = Command::new(BIN).arg("check").arg(file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{what}: check accepted a bad file");
+    let prefix = format!("{}:{line}:", file.display());
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(words)),
+        "{what}: expected a line starting {prefix:?} containing {words:?}, got:\n{stderr}"
+    );
+    let refused = l.serve_fails();
+    assert!(refused.contains(&prefix), "{what}: serve said:\n{refused}");
+    assert!(refused.contains("refusing to start"), "{what}: {refused}");
+}
+
+/// Two demo backends on one port (a check's port) at two loopback addresses.
+pub async fn backends_on_one_port(
+    first: &str,
+    second: &str,
+) -> (
+    switchyard::demo::backend::BackendHandle,
+    switchyard::demo::backend::BackendHandle,
+) {
+    use switchyard::demo::backend::Backend;
+    let a = Backend::start(SocketAddr::new(first.parse().unwrap(), 0))
+        .await
+        .expect("first backend");
+    let b = Backend::start(SocketAddr::new(second.parse().unwrap(), a.addr().port()))
+        .await
+        .expect("second backend on the same port");
+    (a, b)
+}
