@@ -156,7 +156,7 @@ fn main() {
     let zones_arc = Arc::new(zones.clone());
     let (up_arc, down_arc) = (Arc::new(up.clone()), Arc::new(down.clone()));
     let overlay = Arc::new(switchyard::routing::Overlay::default());
-    let metrics = Arc::new(switchyard::metrics::Metrics::new(Arc::default()));
+    let metrics = Arc::new(switchyard::metrics::Metrics::default());
     let (mut updater, _built) = switchyard::updater::Updater::new(
         shared.clone(),
         metrics,

@@ -45,7 +45,12 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let region: Arc<str> = cfg.region.as_str().into();
     let mut tasks = tokio::task::JoinSet::new();
     let (monitor, health_rx) = start_health(cfg, &zones, &shutdown, &mut tasks)?;
-    let metrics = Arc::new(Metrics::new(monitor.metrics()));
+    let abuse = Arc::new(dns::abuse::AbuseCounters::default());
+    let health_metrics = monitor.metrics();
+    let metrics = Arc::new(Metrics::new(|r| {
+        health_metrics.register(r);
+        r.register_collector(Box::new(abuse.clone()));
+    }));
     let quorum = monitor.quorum();
     // Taken before the reloader owns the monitor.
     let ingest_state = cfg.agents.as_ref().map(|agents| {
@@ -73,9 +78,9 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let (operator, overlay_rx) = Operator::new(zones_rx.clone(), alerts.clone(), metrics.clone());
     tasks.spawn(operator.clone().run_expiry(shutdown.clone()));
 
-    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::empty(env(
-        cfg, &zones,
-    )?)));
+    // Every table takes its query counter blocks from the registry /metrics reads.
+    let env = env(cfg, &zones, metrics.queries.clone())?;
+    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::empty(env)));
     let (mut updater, built_rx) =
         Updater::new(table.clone(), metrics.clone(), alerts, zones.clone());
     // The first table exists before any socket is open: no query ever sees an empty one.
@@ -89,7 +94,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let udp_guard = Arc::new(dns::udp::UdpGuard {
         max_query_size: cfg.limits.max_query_size,
         rrl: cfg.rrl.clone().map(dns::rrl::Rrl::new),
-        abuse: metrics.abuse.clone(),
+        abuse: abuse.clone(),
         started: std::time::Instant::now(),
     });
     for addr in &cfg.listen {
@@ -111,7 +116,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
             listener,
             table.clone(),
             cfg.limits,
-            metrics.abuse.clone(),
+            abuse.clone(),
             shutdown.clone(),
         ));
         info!(%bound, "serving DNS on UDP and TCP");
@@ -234,8 +239,13 @@ async fn bind_dns(
 }
 
 /// The routing environment from the server file: the geo database (opened here, so a bad
-/// file stops the start), region locations, and the random seed.
-fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
+/// file stops the start), region locations, and the random seed; `counters` is the
+/// metrics' query counter registry.
+fn env(
+    cfg: &ServerConfig,
+    zones: &ZoneSet,
+    counters: Arc<crate::metrics::query::QueryRegistry>,
+) -> anyhow::Result<Env> {
     crate::policy::rng::seed(cfg.rng_seed.unwrap_or_else(rand::random));
     let geo = match &cfg.geoip {
         Some(path) => {
@@ -266,6 +276,7 @@ fn env(cfg: &ServerConfig, zones: &ZoneSet) -> anyhow::Result<Env> {
             .map(|(name, at)| (Arc::from(name.as_str()), *at))
             .collect(),
         local_region: cfg.region.as_str().into(),
+        counters,
     })
 }
 

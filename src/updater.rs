@@ -99,9 +99,7 @@ impl Updater {
     ) -> (Arc<RoutingTable>, Duration) {
         let old = self.table.load_full();
         let started = Instant::now();
-        let mut new = routing::build_next(&old, zones, health, overlay);
-        self.metrics.queries.attach(&mut new);
-        let new = Arc::new(new);
+        let new = Arc::new(routing::build_next(&old, zones, health, overlay));
         let took = started.elapsed();
         if let Some(prev) = self.last_health.replace(health.clone()) {
             self.health_changes(&prev, health);

@@ -1,9 +1,12 @@
 //! Counters for what the transports refused, dropped or cut short: the evidence that a
-//! limit is working (or biting real clients). Atomics only; bumped on the query path.
+//! limit is working (or biting real clients). Atomics only; bumped on the query path,
+//! read at scrape time through its [`Collector`], which the server registers.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::metrics::text::Exposition;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 
 #[derive(Debug, Default)]
 pub struct AbuseCounters {
@@ -22,37 +25,67 @@ impl AbuseCounters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
+}
 
-    pub fn render(&self, e: &mut Exposition) {
+/// One counter family each; names without `_total`, which prometheus-client appends.
+impl Collector for AbuseCounters {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         for (name, help, v) in [
             (
-                "switchyard_tcp_connections_refused_total",
+                "switchyard_tcp_connections_refused",
                 "TCP connections closed at accept: the connection limit was reached.",
                 &self.tcp_refused,
             ),
             (
-                "switchyard_tcp_timeouts_total",
+                "switchyard_tcp_timeouts",
                 "TCP connections closed for idling or sending a message too slowly.",
                 &self.tcp_timeouts,
             ),
             (
-                "switchyard_oversize_queries_total",
+                "switchyard_oversize_queries",
                 "Queries larger than max_query_size, dropped (UDP) or cut off (TCP).",
                 &self.oversize,
             ),
             (
-                "switchyard_rrl_dropped_total",
+                "switchyard_rrl_dropped",
                 "Responses dropped by response rate limiting.",
                 &self.rrl_dropped,
             ),
             (
-                "switchyard_rrl_slipped_total",
+                "switchyard_rrl_slipped",
                 "Responses sent truncated (TC) by response rate limiting.",
                 &self.rrl_slipped,
             ),
         ] {
-            e.family(name, "counter", help);
-            e.sample(name, &[], v.load(Relaxed) as f64);
+            encoder
+                .encode_descriptor(name, help, None, MetricType::Counter)?
+                .encode_counter::<NoLabelSet, _, u64>(&v.load(Relaxed), None)?;
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::prometheus_text::encode;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+
+    #[test]
+    fn every_counter_is_exposed_under_its_total_name() {
+        let abuse = std::sync::Arc::new(AbuseCounters::default());
+        AbuseCounters::bump(&abuse.rrl_slipped);
+        let mut r = Registry::default();
+        r.register_collector(Box::new(abuse.clone()));
+        let mut text = String::new();
+        encode(&mut text, &r).unwrap();
+        assert!(text.contains(
+            "# HELP switchyard_rrl_slipped_total Responses sent truncated (TC) by response rate limiting.\n\
+             # TYPE switchyard_rrl_slipped_total counter\n\
+             switchyard_rrl_slipped_total 1\n"
+        ), "{text}");
+        assert!(text.contains("\nswitchyard_tcp_connections_refused_total 0\n"));
+        assert_eq!(text.lines().count(), 15, "{text}");
     }
 }

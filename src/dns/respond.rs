@@ -79,12 +79,11 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
 
     let finish = |rcode: ResponseCode, lookup: Lookup<'t>, edns: Option<Edns>| {
         // The one metrics hook of the query path: a relaxed atomic increment.
-        crate::metrics::query::count(
-            table,
-            lookup.counters,
-            req.question.map(|q| q.query_type),
-            rcode,
-        );
+        // Queries outside every zone count against the table's `unmatched` block.
+        lookup
+            .counters
+            .unwrap_or(&table.unmatched)
+            .bump(req.question.map(|q| q.query_type), rcode);
         let mut metadata = reply_metadata(req.metadata, rcode);
         metadata.authoritative = lookup.authoritative;
         Reply {

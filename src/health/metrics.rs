@@ -1,105 +1,197 @@
 //! What health checking counts for `/metrics`: probe latency per check, results by kind,
 //! and transitions per target region. Recorded by the probers and the aggregator (never
-//! by the query path), so a plain mutex is fine here.
+//! by the query path), so prometheus-client's locked families are fine here; the server
+//! registers them with the metrics registry through [`HealthMetrics::register`].
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use super::check::ProbeOutcome;
 use super::state::Health;
-use crate::metrics::histogram::Histogram;
-use crate::metrics::text::Exposition;
+use crate::metrics::{latency_histogram, Declared};
 
-#[derive(Debug, Default)]
-pub struct HealthMetrics {
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    checks: BTreeMap<Arc<str>, CheckStats>,
-    /// (check, region, new health) -> count.
-    transitions: BTreeMap<(Arc<str>, Arc<str>, &'static str), u64>,
-}
-
-#[derive(Debug, Default)]
-struct CheckStats {
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckKind {
+    check: Arc<str>,
     kind: &'static str,
-    latency: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckResult {
+    check: Arc<str>,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Transition {
+    check: Arc<str>,
+    region: Arc<str>,
+    to: &'static str,
+}
+
+#[derive(Debug)]
+pub struct HealthMetrics {
+    /// By check and check kind ("http", "tcp"...).
+    latency: Family<CheckKind, Histogram, fn() -> Histogram>,
     /// Probe results by `ProbeReason::kind` ("ok", "timeout", "refused"...).
-    results: BTreeMap<&'static str, u64>,
+    results: Family<CheckResult, Counter>,
+    /// The failed results again, by check and kind of error.
+    errors: Family<CheckKind, Counter>,
+    transitions: Family<Transition, Counter>,
+}
+
+impl Default for HealthMetrics {
+    fn default() -> Self {
+        Self {
+            latency: Family::new_with_constructor(latency_histogram),
+            results: Family::default(),
+            errors: Family::default(),
+            transitions: Family::default(),
+        }
+    }
 }
 
 impl HealthMetrics {
     pub fn record_probe(&self, check: &Arc<str>, check_kind: &'static str, o: &ProbeOutcome) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let stats = inner.checks.entry(check.clone()).or_default();
-        stats.kind = check_kind;
-        stats.latency.observe(o.latency);
-        *stats.results.entry(o.reason.kind()).or_default() += 1;
+        let latency = CheckKind {
+            check: check.clone(),
+            kind: check_kind,
+        };
+        self.latency
+            .get_or_create(&latency)
+            .observe(o.latency.as_secs_f64());
+        let result = o.reason.kind();
+        self.results
+            .get_or_create(&CheckResult {
+                check: check.clone(),
+                result,
+            })
+            .inc();
+        if result != "ok" {
+            self.errors
+                .get_or_create(&CheckKind {
+                    check: check.clone(),
+                    kind: result,
+                })
+                .inc();
+        }
     }
 
     pub fn record_transition(&self, check: &Arc<str>, region: &Arc<str>, to: Health) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        *inner
-            .transitions
-            .entry((check.clone(), region.clone(), to.as_str()))
-            .or_default() += 1;
+        let labels = Transition {
+            check: check.clone(),
+            region: region.clone(),
+            to: to.as_str(),
+        };
+        self.transitions.get_or_create(&labels).inc();
     }
 
-    pub fn render(&self, e: &mut Exposition) {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        e.family(
+    /// Adds health's families to the server's registry (help texts without the full
+    /// stop and counters without `_total`: prometheus-client adds both).
+    pub fn register(&self, r: &mut Registry) {
+        r.register(
             "switchyard_check_duration_seconds",
-            "histogram",
-            "Health probe latency, from connect to verdict (the timeout when it fired).",
+            "Health probe latency, from connect to verdict (the timeout when it fired)",
+            Declared(self.latency.clone()),
         );
-        for (check, s) in &inner.checks {
-            s.latency.render(
-                e,
-                "switchyard_check_duration_seconds",
-                &[("check", check), ("kind", s.kind)],
-            );
-        }
-        e.family(
-            "switchyard_check_results_total",
-            "counter",
-            "Health probe results by outcome: ok, or the kind of failure.",
+        r.register(
+            "switchyard_check_results",
+            "Health probe results by outcome: ok, or the kind of failure",
+            Declared(self.results.clone()),
         );
-        for (check, s) in &inner.checks {
-            for (result, n) in &s.results {
-                e.sample(
-                    "switchyard_check_results_total",
-                    &[("check", check), ("result", result)],
-                    *n as f64,
-                );
-            }
-        }
-        e.family(
-            "switchyard_check_errors_total",
-            "counter",
-            "Failed health probes by kind of error.",
+        r.register(
+            "switchyard_check_errors",
+            "Failed health probes by kind of error",
+            Declared(self.errors.clone()),
         );
-        for (check, s) in &inner.checks {
-            for (result, n) in s.results.iter().filter(|(r, _)| **r != "ok") {
-                e.sample(
-                    "switchyard_check_errors_total",
-                    &[("check", check), ("kind", result)],
-                    *n as f64,
-                );
-            }
-        }
-        e.family(
-            "switchyard_health_transitions_total",
-            "counter",
-            "Fall/rise transitions of probed targets, per check, probing region and new state.",
+        r.register(
+            "switchyard_health_transitions",
+            "Fall/rise transitions of probed targets, per check, probing region and new state",
+            Declared(self.transitions.clone()),
         );
-        for ((check, region, to), n) in &inner.transitions {
-            e.sample(
-                "switchyard_health_transitions_total",
-                &[("check", check), ("region", region), ("to", to)],
-                *n as f64,
-            );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use prometheus_client::encoding::prometheus_text::encode;
+
+    use super::*;
+    use crate::health::check::ProbeReason;
+
+    fn probe(reason: ProbeReason, latency: Duration) -> ProbeOutcome {
+        ProbeOutcome {
+            ok: matches!(reason, ProbeReason::Connected),
+            reason,
+            latency,
         }
+    }
+
+    fn scrape(m: &HealthMetrics) -> String {
+        let mut r = Registry::default();
+        m.register(&mut r);
+        let mut text = String::new();
+        encode(&mut text, &r).unwrap();
+        text
+    }
+
+    #[test]
+    fn families_are_declared_before_any_probe() {
+        let text = scrape(&HealthMetrics::default());
+        for family in [
+            "switchyard_check_duration_seconds histogram",
+            "switchyard_check_results_total counter",
+            "switchyard_check_errors_total counter",
+            "switchyard_health_transitions_total counter",
+        ] {
+            assert!(text.contains(&format!("# TYPE {family}\n")), "{text}");
+        }
+        assert!(text.contains(
+            "# HELP switchyard_check_errors_total Failed health probes by kind of error.\n"
+        ));
+    }
+
+    #[test]
+    fn buckets_are_cumulative_and_failures_count_as_errors() {
+        let m = HealthMetrics::default();
+        let c: Arc<str> = "c".into();
+        m.record_probe(
+            &c,
+            "tcp",
+            &probe(ProbeReason::Connected, Duration::from_micros(300)),
+        );
+        m.record_probe(
+            &c,
+            "tcp",
+            &probe(ProbeReason::Connected, Duration::from_millis(3)),
+        );
+        m.record_probe(
+            &c,
+            "tcp",
+            &probe(ProbeReason::Timeout, Duration::from_secs(30)),
+        );
+        m.record_transition(&c, &"eu".into(), Health::Down);
+        let text = scrape(&m);
+        for line in [
+            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"0.0005\"} 1",
+            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"0.005\"} 2",
+            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"10\"} 2",
+            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"+Inf\"} 3",
+            "switchyard_check_duration_seconds_count{check=\"c\",kind=\"tcp\"} 3",
+            "switchyard_check_results_total{check=\"c\",result=\"ok\"} 2",
+            "switchyard_check_results_total{check=\"c\",result=\"timeout\"} 1",
+            "switchyard_check_errors_total{check=\"c\",kind=\"timeout\"} 1",
+            "switchyard_health_transitions_total{check=\"c\",region=\"eu\",to=\"down\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert!(!text.contains("kind=\"ok\""), "{text}");
     }
 }

@@ -1,249 +1,310 @@
-//! Prometheus metrics for `GET /metrics`: the query counters (lock-free, bumped on the
-//! query path), and the counters the updater, reloads, alerts and agents record.
+//! Prometheus metrics for `GET /metrics`, on the `prometheus-client` crate: one
+//! [`Registry`] per server holding the updater's, reloads', alerts' and agents' families,
+//! the query counters (lock-free blocks routing asks for, see [`query`]), and whatever
+//! other modules register themselves when the server starts (dns, health).
 //!
-//! One [`Metrics`] value per server, shared by `Arc`; rendering walks it all.
+//! A leaf module: it imports nothing else from the crate, so any module may count.
+//! One [`Metrics`] value per server, shared by `Arc`; a scrape encodes the registry.
 
-pub mod histogram;
 pub mod query;
-pub mod text;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
-use histogram::Histogram;
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+pub use prometheus_client::registry::Registry;
+
 use query::QueryRegistry;
-use text::Exposition;
 
-use crate::health::HealthMetrics;
+/// The exposition's content type: the Prometheus text format, version 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
-#[derive(Debug, Default)]
+/// Latency bucket bounds in seconds: from a loopback probe (sub-millisecond) to a probe
+/// timeout. Table rebuilds use them too.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A histogram on [`LATENCY_BUCKETS`] (a `fn` so a [`Family`] can make one per label set).
+pub fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// A family that declares itself (`# HELP`, `# TYPE`) even before its first sample, as
+/// the exposition always has: prometheus-client leaves empty families out.
+#[derive(Debug, Clone)]
+pub struct Declared<M>(pub M);
+
+impl<M: EncodeMetric> EncodeMetric for Declared<M> {
+    fn encode(&self, encoder: MetricEncoder) -> std::fmt::Result {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ZonePolicy {
+    zone: Arc<str>,
+    policy: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ZonePoolTo {
+    zone: Arc<str>,
+    pool: Arc<str>,
+    to: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    result: &'static str,
+}
+
+type ByResult = Family<Outcome, Counter>;
+
 pub struct Metrics {
-    pub queries: QueryRegistry,
-    /// What the DNS transports refused or cut short (limits, RRL).
-    pub abuse: Arc<crate::dns::abuse::AbuseCounters>,
-    pub health: Arc<HealthMetrics>,
-    /// (zone, policy) -> times its answer changed.
-    answer_changes: Mutex<BTreeMap<(String, String), u64>>,
-    /// (zone, pool, "up"|"down") -> pool state changes.
-    pool_transitions: Mutex<BTreeMap<(String, String, &'static str), u64>>,
-    epoch: AtomicU64,
+    registry: Registry,
+    /// The query counter blocks; routing takes a zone's blocks from here as it builds.
+    pub queries: Arc<QueryRegistry>,
+    answer_changes: Family<ZonePolicy, Counter>,
+    pool_transitions: Family<ZonePoolTo, Counter>,
+    epoch: Gauge<u64, AtomicU64>,
     rebuild: Histogram,
-    last_rebuild_ns: AtomicU64,
-    reloads_ok: AtomicU64,
-    reloads_failed: AtomicU64,
-    agent_reports_accepted: AtomicU64,
-    agent_reports_rejected: AtomicU64,
-    alerts_sent: AtomicU64,
-    alerts_failed: AtomicU64,
-    alerts_dropped: AtomicU64,
-    overrides_active: AtomicU64,
-    drills: AtomicU64,
+    last_rebuild: Gauge<f64, AtomicU64>,
+    reloads: ByResult,
+    agent_reports: ByResult,
+    alerts: ByResult,
+    overrides_active: Gauge<u64, AtomicU64>,
+    drills: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(|_| {})
+    }
+}
+
+/// A counter by `result`, every result present from the start (at 0).
+fn by_result(results: &[&'static str]) -> ByResult {
+    let f = ByResult::default();
+    for &result in results {
+        let _ = f.get_or_create(&Outcome { result });
+    }
+    f
 }
 
 impl Metrics {
-    pub fn new(health: Arc<HealthMetrics>) -> Self {
-        Self {
-            health,
-            ..Self::default()
-        }
+    /// A registry with this module's families; `register` adds other modules' own
+    /// (called once, before anything is served).
+    pub fn new(register: impl FnOnce(&mut Registry)) -> Self {
+        let m = Self {
+            registry: Registry::default(),
+            queries: Arc::default(),
+            answer_changes: Family::default(),
+            pool_transitions: Family::default(),
+            epoch: Gauge::default(),
+            rebuild: latency_histogram(),
+            last_rebuild: Gauge::default(),
+            reloads: by_result(&["success", "failure"]),
+            agent_reports: by_result(&["accepted", "rejected"]),
+            alerts: by_result(&["sent", "failed", "dropped"]),
+            overrides_active: Gauge::default(),
+            drills: Counter::default(),
+        };
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        register(&mut registry);
+        Self { registry, ..m }
+    }
+
+    /// This module's families. prometheus-client appends `_total` to counter names and
+    /// a full stop to help texts, so neither is written here.
+    fn register(&self, r: &mut Registry) {
+        r.register_collector(Box::new(self.queries.clone()));
+        r.register(
+            "switchyard_answer_changes",
+            "Times a policy's answer changed (failovers and failbacks)",
+            Declared(self.answer_changes.clone()),
+        );
+        r.register(
+            "switchyard_pool_transitions",
+            "Pool state changes, health and overrides together",
+            Declared(self.pool_transitions.clone()),
+        );
+        r.register(
+            "switchyard_table_epoch",
+            "Epoch of the routing table being served",
+            self.epoch.clone(),
+        );
+        r.register(
+            "switchyard_table_rebuild_seconds",
+            "Time to build a routing table",
+            self.rebuild.clone(),
+        );
+        r.register(
+            "switchyard_table_last_rebuild_seconds",
+            "Time the latest routing table took to build",
+            self.last_rebuild.clone(),
+        );
+        r.register(
+            "switchyard_reloads",
+            "Zone reloads by result; a failed one changed nothing",
+            self.reloads.clone(),
+        );
+        r.register(
+            "switchyard_agent_reports",
+            "Probe-agent reports by result",
+            self.agent_reports.clone(),
+        );
+        r.register(
+            "switchyard_alerts",
+            "Webhook deliveries: sent, failed after every retry, or dropped on a full queue",
+            self.alerts.clone(),
+        );
+        r.register(
+            "switchyard_overrides_active",
+            "Operator overrides and drills in force",
+            self.overrides_active.clone(),
+        );
+        r.register(
+            "switchyard_drills",
+            "Failover drills started",
+            self.drills.clone(),
+        );
     }
 
     pub fn table_built(&self, epoch: u64, took: Duration) {
-        self.epoch.store(epoch, Relaxed);
-        self.rebuild.observe(took);
-        self.last_rebuild_ns
-            .store(took.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
+        self.epoch.set(epoch);
+        self.rebuild.observe(took.as_secs_f64());
+        self.last_rebuild.set(took.as_secs_f64());
     }
 
     pub fn answer_changed(&self, zone: &str, policy: &str) {
-        let mut m = self
-            .answer_changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        *m.entry((zone.into(), policy.into())).or_default() += 1;
+        let labels = ZonePolicy {
+            zone: zone.into(),
+            policy: policy.into(),
+        };
+        self.answer_changes.get_or_create(&labels).inc();
     }
 
     pub fn pool_transition(&self, zone: &str, pool: &str, up: bool) {
-        let mut m = self
-            .pool_transitions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let to = if up { "up" } else { "down" };
-        *m.entry((zone.into(), pool.into(), to)).or_default() += 1;
+        let labels = ZonePoolTo {
+            zone: zone.into(),
+            pool: pool.into(),
+            to: if up { "up" } else { "down" },
+        };
+        self.pool_transitions.get_or_create(&labels).inc();
     }
 
     pub fn reload(&self, ok: bool) {
-        if ok {
-            &self.reloads_ok
-        } else {
-            &self.reloads_failed
-        }
-        .fetch_add(1, Relaxed);
+        let result = if ok { "success" } else { "failure" };
+        self.reloads.get_or_create(&Outcome { result }).inc();
     }
 
     /// For the probe-agent ingestion endpoint: one report accepted or rejected.
     pub fn agent_report(&self, accepted: bool) {
-        if accepted {
-            &self.agent_reports_accepted
-        } else {
-            &self.agent_reports_rejected
-        }
-        .fetch_add(1, Relaxed);
+        let result = if accepted { "accepted" } else { "rejected" };
+        self.agent_reports.get_or_create(&Outcome { result }).inc();
     }
 
     pub fn alert_sent(&self) {
-        self.alerts_sent.fetch_add(1, Relaxed);
+        self.alert("sent");
     }
 
     pub fn alert_failed(&self) {
-        self.alerts_failed.fetch_add(1, Relaxed);
+        self.alert("failed");
     }
 
     pub fn alert_dropped(&self) {
-        self.alerts_dropped.fetch_add(1, Relaxed);
+        self.alert("dropped");
+    }
+
+    fn alert(&self, result: &'static str) {
+        self.alerts.get_or_create(&Outcome { result }).inc();
     }
 
     pub fn set_overrides_active(&self, n: usize) {
-        self.overrides_active.store(n as u64, Relaxed);
+        self.overrides_active.set(n as u64);
     }
 
     pub fn drill_started(&self) {
-        self.drills.fetch_add(1, Relaxed);
+        self.drills.inc();
     }
 
-    /// The whole exposition, in Prometheus text format 0.0.4.
+    /// The whole exposition, in the Prometheus text format ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
-        let mut e = Exposition::new();
-        self.queries.render(&mut e);
+        let mut out = String::new();
+        prometheus_text::encode(&mut out, &self.registry)
+            .expect("writing to a String does not fail");
+        out
+    }
+}
 
-        e.family(
-            "switchyard_answer_changes_total",
-            "counter",
-            "Times a policy's answer changed (failovers and failbacks).",
-        );
-        for ((zone, policy), n) in self
-            .answer_changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            e.sample(
-                "switchyard_answer_changes_total",
-                &[("zone", zone), ("policy", policy)],
-                *n as f64,
-            );
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_help_and_labels_are_the_exposition_of_before() {
+        let m = Metrics::default();
+        m.table_built(7, Duration::from_millis(3));
+        m.answer_changed("z.", "api");
+        m.pool_transition("z.", "primary", false);
+        m.reload(false);
+        m.alert_sent();
+        m.drill_started();
+        let text = m.render();
+        for line in [
+            "# HELP switchyard_answer_changes_total Times a policy's answer changed (failovers and failbacks).",
+            "# TYPE switchyard_answer_changes_total counter",
+            "switchyard_answer_changes_total{zone=\"z.\",policy=\"api\"} 1",
+            "switchyard_pool_transitions_total{zone=\"z.\",pool=\"primary\",to=\"down\"} 1",
+            "# TYPE switchyard_table_epoch gauge",
+            "switchyard_table_epoch 7",
+            "# TYPE switchyard_table_rebuild_seconds histogram",
+            "switchyard_table_rebuild_seconds_bucket{le=\"0.0025\"} 0",
+            "switchyard_table_rebuild_seconds_bucket{le=\"0.005\"} 1",
+            "switchyard_table_rebuild_seconds_bucket{le=\"10\"} 1",
+            "switchyard_table_rebuild_seconds_bucket{le=\"+Inf\"} 1",
+            "switchyard_table_rebuild_seconds_count 1",
+            "switchyard_table_last_rebuild_seconds 0.003",
+            "# HELP switchyard_reloads_total Zone reloads by result; a failed one changed nothing.",
+            "switchyard_reloads_total{result=\"success\"} 0",
+            "switchyard_reloads_total{result=\"failure\"} 1",
+            "switchyard_agent_reports_total{result=\"rejected\"} 0",
+            "switchyard_alerts_total{result=\"sent\"} 1",
+            "switchyard_alerts_total{result=\"dropped\"} 0",
+            "switchyard_overrides_active 0",
+            "# TYPE switchyard_drills_total counter",
+            "switchyard_drills_total 1",
+            "# TYPE switchyard_queries_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
-        e.family(
-            "switchyard_pool_transitions_total",
-            "counter",
-            "Pool state changes, health and overrides together.",
-        );
-        for ((zone, pool, to), n) in self
-            .pool_transitions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            e.sample(
-                "switchyard_pool_transitions_total",
-                &[("zone", zone), ("pool", pool), ("to", to)],
-                *n as f64,
-            );
-        }
-        self.health.render(&mut e);
-        self.abuse.render(&mut e);
+    }
 
-        e.family(
-            "switchyard_table_epoch",
-            "gauge",
-            "Epoch of the routing table being served.",
-        );
-        e.sample(
-            "switchyard_table_epoch",
-            &[],
-            self.epoch.load(Relaxed) as f64,
-        );
-        e.family(
-            "switchyard_table_rebuild_seconds",
-            "histogram",
-            "Time to build a routing table.",
-        );
-        self.rebuild
-            .render(&mut e, "switchyard_table_rebuild_seconds", &[]);
-        e.family(
-            "switchyard_table_last_rebuild_seconds",
-            "gauge",
-            "Time the latest routing table took to build.",
-        );
-        e.sample(
-            "switchyard_table_last_rebuild_seconds",
-            &[],
-            self.last_rebuild_ns.load(Relaxed) as f64 / 1e9,
-        );
-
-        let counter = |e: &mut Exposition,
-                       name: &str,
-                       help: &str,
-                       key: &str,
-                       pairs: &[(&str, &AtomicU64)]| {
-            e.family(name, "counter", help);
-            for (v, n) in pairs {
-                e.sample(name, &[(key, v)], n.load(Relaxed) as f64);
-            }
-        };
-        counter(
-            &mut e,
-            "switchyard_reloads_total",
-            "Zone reloads by result; a failed one changed nothing.",
-            "result",
-            &[
-                ("success", &self.reloads_ok),
-                ("failure", &self.reloads_failed),
-            ],
-        );
-        counter(
-            &mut e,
-            "switchyard_agent_reports_total",
-            "Probe-agent reports by result.",
-            "result",
-            &[
-                ("accepted", &self.agent_reports_accepted),
-                ("rejected", &self.agent_reports_rejected),
-            ],
-        );
-        counter(
-            &mut e,
-            "switchyard_alerts_total",
-            "Webhook deliveries: sent, failed after every retry, or dropped on a full queue.",
-            "result",
-            &[
-                ("sent", &self.alerts_sent),
-                ("failed", &self.alerts_failed),
-                ("dropped", &self.alerts_dropped),
-            ],
-        );
-        e.family(
-            "switchyard_overrides_active",
-            "gauge",
-            "Operator overrides and drills in force.",
-        );
-        e.sample(
-            "switchyard_overrides_active",
-            &[],
-            self.overrides_active.load(Relaxed) as f64,
-        );
-        e.family(
-            "switchyard_drills_total",
-            "counter",
-            "Failover drills started.",
-        );
-        e.sample(
-            "switchyard_drills_total",
-            &[],
-            self.drills.load(Relaxed) as f64,
-        );
-        e.finish()
+    #[test]
+    fn empty_families_are_declared_and_others_can_register() {
+        let extra = Counter::<u64>::default();
+        let m = Metrics::new(|r| r.register("switchyard_extra", "Extra", extra.clone()));
+        extra.inc();
+        let text = m.render();
+        assert!(text.contains("# TYPE switchyard_pool_transitions_total counter\n"));
+        assert!(text.contains("\nswitchyard_extra_total 1\n"), "{text}");
     }
 }

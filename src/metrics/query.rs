@@ -2,8 +2,10 @@
 //!
 //! The query path bumps one `AtomicU64` through a reference the routing table already
 //! holds: no lock, no map, no allocation. Blocks live in a [`QueryRegistry`] keyed by
-//! name, so a rebuild or a reload hands the same block to the new table and counts
-//! carry on; only rendering takes the registry's lock.
+//! name, which routing asks for a zone's blocks when it builds a table, so a rebuild or
+//! a reload hands the same block to the new table and counts carry on. Only building and
+//! scraping take the registry's lock; a scrape reads the atomics through the registry's
+//! [`Collector`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -11,9 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-
-use super::text::Exposition;
-use crate::routing::RoutingTable;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 
 /// The qtypes counted by name; everything else is `other`.
 const QTYPES: [(RecordType, &str); 13] = [
@@ -99,7 +101,8 @@ impl QueryCounters {
         self.cells[q * N_RCODES + rcode_index(rcode)].fetch_add(1, Relaxed);
     }
 
-    fn render(&self, e: &mut Exposition, zone: &str, policy: &str) {
+    /// One sample per (qtype, rcode) pair counted at least once.
+    fn encode(&self, e: &mut MetricEncoder, zone: &str, policy: &str) -> std::fmt::Result {
         for q in 0..N_QTYPES {
             for r in 0..N_RCODES {
                 let v = self.cells[q * N_RCODES + r].load(Relaxed);
@@ -108,81 +111,96 @@ impl QueryCounters {
                 }
                 let qtype = QTYPES.get(q).map_or("other", |x| x.1);
                 let rcode = RCODES.get(r).map_or("other", |x| x.1);
-                e.sample(
-                    "switchyard_queries_total",
-                    &[
-                        ("zone", zone),
-                        ("policy", policy),
-                        ("qtype", qtype),
-                        ("rcode", rcode),
-                    ],
-                    v as f64,
-                );
+                let labels = [
+                    ("zone", zone),
+                    ("policy", policy),
+                    ("qtype", qtype),
+                    ("rcode", rcode),
+                ];
+                e.encode_family(&labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
             }
         }
+        Ok(())
     }
 }
 
-/// Count one answered query against the block the lookup pointed at, or the table's
-/// block for queries outside every zone (and those rejected before any lookup).
-#[inline]
-pub fn count(
-    table: &RoutingTable,
-    counters: Option<&QueryCounters>,
-    qtype: Option<RecordType>,
-    rcode: ResponseCode,
-) {
-    counters.unwrap_or(&table.unmatched).bump(qtype, rcode);
-}
+/// zone origin -> policy label ("" for static names) -> block.
+type Blocks = BTreeMap<String, BTreeMap<String, Arc<QueryCounters>>>;
 
 /// Every counter block ever handed out, by (zone origin, policy label; "" for static
 /// names). Blocks of removed zones stay: Prometheus counters must not go backwards.
 #[derive(Debug, Default)]
 pub struct QueryRegistry {
-    blocks: Mutex<BTreeMap<(String, String), Arc<QueryCounters>>>,
+    blocks: Mutex<Blocks>,
     unmatched: Arc<QueryCounters>,
 }
 
 impl QueryRegistry {
-    fn block(&self, zone: &str, policy: &str) -> Arc<QueryCounters> {
+    /// The block for queries outside every zone (and those rejected before a lookup).
+    pub fn unmatched(&self) -> Arc<QueryCounters> {
+        self.unmatched.clone()
+    }
+
+    /// One zone's blocks for a table being built: `[0]` for its static names, then one
+    /// per policy label in the order given. One lock per zone; no allocation for names
+    /// already registered.
+    pub fn zone_blocks<'a>(
+        &self,
+        origin: &str,
+        policies: impl ExactSizeIterator<Item = &'a str>,
+    ) -> Vec<Arc<QueryCounters>> {
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        blocks
-            .entry((zone.to_string(), policy.to_string()))
-            .or_default()
-            .clone()
-    }
-
-    /// Gives a freshly built table the registry's blocks before it is published.
-    pub fn attach(&self, table: &mut RoutingTable) {
-        table.unmatched = self.unmatched.clone();
-        for zone in &mut table.zones {
-            let origin = zone.origin.to_string();
-            let mut blocks = Vec::with_capacity(zone.policies.len() + 1);
-            blocks.push(self.block(&origin, ""));
-            for p in &zone.policies {
-                blocks.push(self.block(&origin, &p.label));
-            }
-            zone.counters = blocks;
+        if !blocks.contains_key(origin) {
+            blocks.insert(origin.to_string(), BTreeMap::new());
         }
+        let zone = blocks.get_mut(origin).expect("inserted above");
+        let mut out = Vec::with_capacity(policies.len() + 1);
+        for label in std::iter::once("").chain(policies) {
+            let block = match zone.get(label) {
+                Some(b) => b.clone(),
+                None => zone.entry(label.to_string()).or_default().clone(),
+            };
+            out.push(block);
+        }
+        out
     }
+}
 
-    pub fn render(&self, e: &mut Exposition) {
-        e.family(
-            "switchyard_queries_total",
-            "counter",
+/// `switchyard_queries_total`, read from the atomics at scrape time.
+impl Collector for QueryRegistry {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let mut e = encoder.encode_descriptor(
+            "switchyard_queries",
             "DNS queries answered, by zone, policy (empty for static names), qtype and rcode.",
-        );
-        self.unmatched.render(e, "", "");
+            None,
+            MetricType::Counter,
+        )?;
+        self.unmatched.encode(&mut e, "", "")?;
         let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        for ((zone, policy), block) in blocks.iter() {
-            block.render(e, zone, policy);
+        for (zone, policies) in blocks.iter() {
+            for (policy, block) in policies {
+                block.encode(&mut e, zone, policy)?;
+            }
         }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use prometheus_client::encoding::prometheus_text::encode;
+    use prometheus_client::registry::Registry;
+
     use super::*;
+
+    fn scrape(r: &Arc<QueryRegistry>) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(r.clone()));
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        text
+    }
 
     #[test]
     fn every_named_qtype_and_rcode_has_its_own_cell() {
@@ -192,14 +210,13 @@ mod tests {
         for (i, (r, _)) in RCODES.iter().enumerate() {
             assert_eq!(rcode_index(*r), i);
         }
-        let c = QueryCounters::default();
+        let r = Arc::new(QueryRegistry::default());
+        let c = r.zone_blocks("z.", ["api"].into_iter()).remove(1);
         c.bump(Some(RecordType::A), ResponseCode::NoError);
         c.bump(Some(RecordType::A), ResponseCode::NoError);
         c.bump(Some(RecordType::NULL), ResponseCode::YXDomain);
         c.bump(None, ResponseCode::FormErr);
-        let mut e = Exposition::new();
-        c.render(&mut e, "z.", "api");
-        let text = e.finish();
+        let text = scrape(&r);
         assert!(text.contains(
             "switchyard_queries_total{zone=\"z.\",policy=\"api\",qtype=\"A\",rcode=\"NOERROR\"} 2\n"
         ));
@@ -211,15 +228,32 @@ mod tests {
             text.contains("qtype=\"other\",rcode=\"FORMERR\"} 1\n"),
             "{text}"
         );
-        assert_eq!(text.lines().count(), 3);
+        assert!(text.starts_with(
+            "# HELP switchyard_queries_total DNS queries answered, by zone, policy (empty for static names), qtype and rcode.\n\
+             # TYPE switchyard_queries_total counter\n"
+        ));
+        assert_eq!(text.lines().count(), 5, "{text}");
     }
 
     #[test]
     fn the_same_names_get_the_same_block_across_tables() {
         let r = QueryRegistry::default();
-        let a = r.block("z.", "api");
-        let b = r.block("z.", "api");
-        assert!(Arc::ptr_eq(&a, &b));
-        assert!(!Arc::ptr_eq(&a, &r.block("z.", "")));
+        let a = r.zone_blocks("z.", ["api", "www"].into_iter());
+        let b = r.zone_blocks("z.", ["www", "api"].into_iter());
+        assert_eq!(a.len(), 3);
+        assert!(Arc::ptr_eq(&a[0], &b[0]));
+        assert!(Arc::ptr_eq(&a[1], &b[2]));
+        assert!(Arc::ptr_eq(&a[2], &b[1]));
+        assert!(!Arc::ptr_eq(&a[0], &a[1]));
+        assert!(!Arc::ptr_eq(
+            &a[0],
+            &r.zone_blocks("y.", std::iter::empty())[0]
+        ));
+    }
+
+    #[test]
+    fn an_empty_registry_still_declares_the_family() {
+        let text = scrape(&Arc::default());
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 }

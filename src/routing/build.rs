@@ -11,7 +11,6 @@ use super::overlay::{Forced, Overlay};
 use super::{names, wire, Env, RoutingTable, ZoneTable};
 use crate::geo::Locator;
 use crate::health::HealthSnapshot;
-use crate::metrics::query::QueryCounters;
 use crate::policy::{self, Compiled, Inputs, PoolRtts, PoolState, PoolStates};
 use crate::zone::{StartupState, Target, Zone, ZoneSet};
 
@@ -94,7 +93,7 @@ fn assemble(
                 build_zone(z, health, overlay, &env, before)
             })
             .collect(),
-        unmatched: Arc::default(),
+        unmatched: env.counters.unmatched(),
         env,
         names,
     }
@@ -239,8 +238,10 @@ fn build_zone(
         .values()
         .filter_map(|p| Some((p.name.clone(), p.region.clone(), states.remove(&p.name)?)))
         .collect();
-    // Fresh blocks; the updater swaps in the registry's before publishing.
-    let counters: Vec<Arc<QueryCounters>> = (0..=policies.len()).map(|_| Arc::default()).collect();
+    // The registry's blocks for these names: counts carry on from table to table.
+    let counters = env
+        .counters
+        .zone_blocks(&zone.origin.to_string(), policies.iter().map(|p| &*p.label));
     ZoneTable {
         origin: zone.origin.clone(),
         policies,

@@ -1,5 +1,6 @@
 //! What a routing table is built from besides zones and health: the MaxMind database,
-//! where the probe regions are, and which one this nameserver speaks for. Set once at
+//! where the probe regions are, which one this nameserver speaks for, and the registry
+//! its query counter blocks come from. Set once at
 //! start from the server file and carried from table to table, so the updater's rebuild
 //! needs nothing new.
 
@@ -7,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::geo::GeoDb;
+use crate::metrics::query::QueryRegistry;
 use crate::policy::Regions;
 use crate::zone::Target;
 
@@ -20,6 +22,9 @@ pub struct Env {
     pub local_region: Arc<str>,
     /// What a target counts as before its first result here.
     pub startup: StartupSeed,
+    /// Where each build takes its query counter blocks, by (zone, policy) name: the
+    /// server's, so counts survive rebuilds and reloads (a fresh one by default).
+    pub counters: Arc<QueryRegistry>,
 }
 
 /// Start-up knowledge: what to assume of a target until it has been probed, so a
