@@ -89,21 +89,15 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         Some(c) => Some(Arc::new(Auth::new(c.token_file.clone(), c.open_reads)?)),
         None => None,
     };
-    let mut after: Vec<Box<dyn Fn() + Send + Sync>> = Vec::new();
-    if let Some(a) = &auth {
-        let a = a.clone();
-        after.push(Box::new(move || a.refresh()));
-    }
-    let (reload, reload_task) = Reloader {
+    let reloader = Reloader {
         zones_path: cfg.zones.clone(),
         monitor,
         zones_tx,
         built: built_rx.clone(),
         metrics: metrics.clone(),
-        after,
-    }
-    .start(shutdown.clone())?;
-    tasks.spawn(reload_task);
+        after: Vec::new(),
+    };
+    let reload = start_reload(reloader, auth.as_ref(), &shutdown, &mut tasks)?;
 
     let mut control_addr = None;
     if let (Some(c), Some(auth)) = (&cfg.control, auth) {
@@ -157,6 +151,23 @@ fn ingest_state(
             Box::new(move |accepted| m.agent_report(accepted)),
         )
     })
+}
+
+/// Zone reloads (SIGHUP, file changes, the control API); the control token is read
+/// again after each one.
+fn start_reload(
+    mut reloader: Reloader,
+    auth: Option<&Arc<Auth>>,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<ReloadHandle> {
+    if let Some(a) = auth {
+        let a = a.clone();
+        reloader.after.push(Box::new(move || a.refresh()));
+    }
+    let (reload, reload_task) = reloader.start(shutdown.clone())?;
+    tasks.spawn(reload_task);
+    Ok(reload)
 }
 
 /// UDP threads and a TCP task on every listen address; returns the bound addresses.
