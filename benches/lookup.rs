@@ -14,7 +14,7 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 use switchyard::health::HealthSnapshot;
 use switchyard::policy::Client;
-use switchyard::routing::{self, key, RoutingTable};
+use switchyard::routing::{self, key, Overlay, RoutingTable};
 use switchyard::zone::ZoneSet;
 
 /// One entry per policy kind: (label, the `[[policies]]` entry for `<label>.bench.test`
@@ -144,7 +144,7 @@ fn build(c: &mut Criterion) {
     });
     let first: RoutingTable = routing::build(&zones, &health, 1);
     g.bench_function("health change (policies only)", |b| {
-        b.iter(|| routing::rebuild(&first, black_box(&zones), &health, 2))
+        b.iter(|| routing::build_next(&first, black_box(&zones), &health, &Overlay::default()))
     });
     g.finish();
 }

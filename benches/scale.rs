@@ -10,8 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwap;
-use switchyard::dns::SharedTable;
 use switchyard::health::{Health, HealthSnapshot, TargetStatus};
 use switchyard::routing::{self, RoutingTable};
 use switchyard::zone::ZoneSet;
@@ -151,14 +149,14 @@ fn main() {
     // Health changes of one pool: the primary of z0's api0 goes down, comes back, ...
     // Timed twice: the table rebuild alone, and the updater's whole step (rebuild,
     // change log against the old table, swap).
-    let shared: SharedTable = Arc::new(ArcSwap::from_pointee(table));
+    let (writer, shared) = routing::publish(table);
     let (up, down) = (snapshot(&zones, 2, None), snapshot(&zones, 3, Some("p0")));
     let zones_arc = Arc::new(zones.clone());
     let (up_arc, down_arc) = (Arc::new(up.clone()), Arc::new(down.clone()));
     let overlay = Arc::new(switchyard::routing::Overlay::default());
     let metrics = Arc::new(switchyard::metrics::Metrics::default());
     let (mut updater, _built) = switchyard::updater::Updater::new(
-        shared.clone(),
+        writer,
         metrics,
         switchyard::alerts::Alerts::default(),
         zones_arc.clone(),
@@ -169,7 +167,7 @@ fn main() {
         let h = if round % 2 == 0 { &down } else { &up };
         let old: Arc<RoutingTable> = shared.load_full();
         let t = Instant::now();
-        let new = routing::rebuild(&old, &zones, h, old.epoch + 1);
+        let new = routing::build_next(&old, &zones, h, &overlay);
         rebuilds.push(t.elapsed());
         drop(new);
         let t = Instant::now();

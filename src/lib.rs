@@ -7,15 +7,15 @@
 //!  probe agents (other regions) ─┴► health (per-prober fall/rise, quorum) ──► HealthSnapshot (watch)
 //!  control API ──► operator (overrides, drills) ────┤──► Overlay (watch)
 //!                                                   ▼
-//!                 routing::build_with(ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
-//!                                                   │   ArcSwap::store (whole table)
+//!       updater: routing::build_next(prev, ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
+//!                                                   │   TableWriter::store (whole table)
 //!  UDP/TCP query ──► dns::respond ──► table.lookup() ──► policy.select(client) ──► answer
 //! ```
 //!
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
-//! a file. One updater task owns the writes. Common UDP queries skip `respond`: they are
-//! answered from replies the table prepared in wire form (`dns::fast`), with the same
-//! bytes.
+//! a file. One updater task owns the writes (`routing::TableWriter`); everyone else
+//! reads through a `TableReader`. Common UDP queries skip `respond`: they are answered
+//! from replies the table prepared in wire form (`dns::fast`), with the same bytes.
 
 pub mod agent;
 pub mod alerts;

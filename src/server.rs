@@ -6,21 +6,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::agent::{self, ingest};
 use crate::alerts::Alerts;
+use crate::config::server::ControlConfig;
 use crate::config::ServerConfig;
 use crate::control::{self, auth::Auth, AppState};
-use crate::dns::{self, SharedTable};
+use crate::dns;
 use crate::health::{DecisionConfig, HealthMonitor, MonitorOptions};
 use crate::metrics::Metrics;
 use crate::operator::Operator;
 use crate::reload::{ReloadHandle, Reloader};
-use crate::routing::{Env, RoutingTable};
+use crate::routing::{self, Env, RoutingTable, TableReader};
 use crate::updater::Updater;
 use crate::zone::ZoneSet;
 
@@ -32,7 +32,7 @@ pub struct Running {
     pub control_addr: Option<SocketAddr>,
     /// A listener for probe reports of its own, when `[server] report_listen` is set.
     pub report_addr: Option<SocketAddr>,
-    pub table: SharedTable,
+    pub table: TableReader,
     pub reload: ReloadHandle,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
@@ -40,6 +40,9 @@ pub struct Running {
     udp_threads: Vec<std::thread::JoinHandle<()>>,
 }
 
+/// Start everything in data-flow order: health, alerts and operator state, the first
+/// table (before any socket opens), the DNS transports, the updater, reloads, and the
+/// control API and report listener.
 pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let region: Arc<str> = cfg.region.as_str().into();
@@ -53,16 +56,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     }));
     let quorum = monitor.quorum();
     // Taken before the reloader owns the monitor.
-    let ingest_state = cfg.agents.as_ref().map(|agents| {
-        let m = metrics.clone();
-        ingest::IngestState::with_hook(
-            agents.clone(),
-            monitor.sender().clone(),
-            monitor.reports(),
-            monitor.quorum(),
-            Box::new(move |accepted| m.agent_report(accepted)),
-        )
-    });
+    let ingest_state = ingest_state(cfg, &monitor, &metrics);
     let alerts = match &cfg.alerts {
         Some(a) => Alerts::start(
             a,
@@ -80,14 +74,117 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
 
     // Every table takes its query counter blocks from the registry /metrics reads.
     let env = env(cfg, &zones, metrics.queries.clone())?;
-    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RoutingTable::empty(env)));
-    let (mut updater, built_rx) =
-        Updater::new(table.clone(), metrics.clone(), alerts, zones.clone());
+    let (writer, table) = routing::publish(RoutingTable::empty(env));
+    let (mut updater, built_rx) = Updater::new(writer, metrics.clone(), alerts, zones.clone());
     // The first table exists before any socket is open: no query ever sees an empty one.
     let first_health = health_rx.borrow().clone();
     let first_overlay = overlay_rx.borrow().clone();
     updater.rebuild(&zones, &first_health, &first_overlay);
 
+    let (dns_addrs, udp_threads) = start_dns(cfg, &table, &abuse, &shutdown, &mut tasks).await?;
+
+    if let Some(path) = &cfg.state_file {
+        tasks.spawn(persist_health(
+            path.clone(),
+            health_rx.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tasks.spawn(updater.run(zones_rx, health_rx, overlay_rx, shutdown.clone()));
+
+    let auth = match &cfg.control {
+        Some(c) => Some(Arc::new(Auth::new(c.token_file.clone(), c.open_reads)?)),
+        None => None,
+    };
+    let reloader = Reloader {
+        zones_path: cfg.zones.clone(),
+        monitor,
+        zones_tx,
+        built: built_rx.clone(),
+        metrics: metrics.clone(),
+        after: Vec::new(),
+    };
+    let reload = start_reload(reloader, auth.as_ref(), &shutdown, &mut tasks)?;
+
+    let mut control_addr = None;
+    if let (Some(c), Some(auth)) = (&cfg.control, auth) {
+        let state = Arc::new(AppState {
+            table: table.clone(),
+            built: built_rx,
+            operator,
+            reload: reload.clone(),
+            metrics: metrics.clone(),
+            auth,
+            region,
+            dns_addrs: dns_addrs.clone(),
+            shutdown: shutdown.clone(),
+            quorum,
+        });
+        let bound = start_control(c, state, ingest_state.as_ref(), &mut tasks).await?;
+        control_addr = Some(bound);
+    }
+
+    let mut report_addr = None;
+    if let (Some(listen), Some(ing)) = (cfg.report_listen, &ingest_state) {
+        report_addr = Some(start_reports(listen, ing, &shutdown, &mut tasks).await?);
+    }
+
+    Ok(Running {
+        dns_addrs,
+        control_addr,
+        report_addr,
+        table,
+        reload,
+        metrics,
+        shutdown,
+        tasks,
+        udp_threads,
+    })
+}
+
+/// With `[agents]`: the state of the report endpoint, counting each report for metrics.
+fn ingest_state(
+    cfg: &ServerConfig,
+    monitor: &HealthMonitor,
+    metrics: &Arc<Metrics>,
+) -> Option<Arc<ingest::IngestState>> {
+    cfg.agents.as_ref().map(|agents| {
+        let m = metrics.clone();
+        ingest::IngestState::with_hook(
+            agents.clone(),
+            monitor.sender().clone(),
+            monitor.reports(),
+            monitor.quorum(),
+            Box::new(move |accepted| m.agent_report(accepted)),
+        )
+    })
+}
+
+/// Zone reloads (SIGHUP, file changes, the control API); the control token is read
+/// again after each one.
+fn start_reload(
+    mut reloader: Reloader,
+    auth: Option<&Arc<Auth>>,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<ReloadHandle> {
+    if let Some(a) = auth {
+        let a = a.clone();
+        reloader.after.push(Box::new(move || a.refresh()));
+    }
+    let (reload, reload_task) = reloader.start(shutdown.clone())?;
+    tasks.spawn(reload_task);
+    Ok(reload)
+}
+
+/// UDP threads and a TCP task on every listen address; returns the bound addresses.
+async fn start_dns(
+    cfg: &ServerConfig,
+    table: &TableReader,
+    abuse: &Arc<dns::abuse::AbuseCounters>,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<(Vec<SocketAddr>, Vec<std::thread::JoinHandle<()>>)> {
     let mut dns_addrs = Vec::new();
     let mut udp_threads = Vec::new();
     // One guard for every socket: a client's rate is counted across all of them.
@@ -122,94 +219,54 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         info!(%bound, "serving DNS on UDP and TCP");
         dns_addrs.push(bound);
     }
+    Ok((dns_addrs, udp_threads))
+}
 
-    if let Some(path) = &cfg.state_file {
-        tasks.spawn(persist_health(
-            path.clone(),
-            health_rx.clone(),
-            shutdown.clone(),
-        ));
+/// The control API, with the agents' report and quorum endpoints when `[agents]` is set.
+async fn start_control(
+    c: &ControlConfig,
+    state: Arc<AppState>,
+    ingest_state: Option<&Arc<ingest::IngestState>>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(c.listen)
+        .await
+        .with_context(|| format!("cannot bind the control API on {}", c.listen))?;
+    let bound = listener.local_addr()?;
+    let shutdown = state.shutdown.clone();
+    let mut app = control::router(state.clone());
+    if let Some(ing) = ingest_state {
+        // Reports carry their own signature; the votes follow the API's read policy.
+        app = app.merge(ingest::reports_router(ing.clone())).merge(
+            ingest::quorum_router(ing.clone()).route_layer(axum::middleware::from_fn_with_state(
+                state,
+                control::auth::guard,
+            )),
+        );
     }
-    tasks.spawn(updater.run(zones_rx, health_rx, overlay_rx, shutdown.clone()));
+    tasks.spawn(control::serve(listener, app, shutdown));
+    info!(%bound, open_reads = c.open_reads, "control API listening");
+    Ok(bound)
+}
 
-    let auth = match &cfg.control {
-        Some(c) => Some(Arc::new(Auth::new(c.token_file.clone(), c.open_reads)?)),
-        None => None,
-    };
-    let mut after: Vec<Box<dyn Fn() + Send + Sync>> = Vec::new();
-    if let Some(a) = &auth {
-        let a = a.clone();
-        after.push(Box::new(move || a.refresh()));
-    }
-    let (reload, reload_task) = Reloader {
-        zones_path: cfg.zones.clone(),
-        monitor,
-        zones_tx,
-        built: built_rx.clone(),
-        metrics: metrics.clone(),
-        after,
-    }
-    .start(shutdown.clone())?;
-    tasks.spawn(reload_task);
-
-    let mut control_addr = None;
-    if let (Some(c), Some(auth)) = (&cfg.control, auth) {
-        let listener = tokio::net::TcpListener::bind(c.listen)
-            .await
-            .with_context(|| format!("cannot bind the control API on {}", c.listen))?;
-        let bound = listener.local_addr()?;
-        let state = Arc::new(AppState {
-            table: table.clone(),
-            built: built_rx,
-            operator,
-            reload: reload.clone(),
-            metrics: metrics.clone(),
-            auth,
-            region,
-            dns_addrs: dns_addrs.clone(),
-            shutdown: shutdown.clone(),
-            quorum,
-        });
-        let mut app = control::router(state.clone());
-        if let Some(ing) = &ingest_state {
-            // Reports carry their own signature; the votes follow the API's read policy.
-            app = app.merge(ingest::reports_router(ing.clone())).merge(
-                ingest::quorum_router(ing.clone()).route_layer(
-                    axum::middleware::from_fn_with_state(state, control::auth::guard),
-                ),
-            );
-        }
-        tasks.spawn(control::serve(listener, app, shutdown.clone()));
-        info!(%bound, open_reads = c.open_reads, "control API listening");
-        control_addr = Some(bound);
-    }
-
-    let mut report_addr = None;
-    if let (Some(listen), Some(ing)) = (cfg.report_listen, &ingest_state) {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot bind report_listen {listen}"))?;
-        let bound = listener.local_addr()?;
-        tasks.spawn(control::serve(
-            listener,
-            ingest::router(ing.clone()),
-            shutdown.clone(),
-        ));
-        info!(%bound, "taking probe reports on their own listener");
-        report_addr = Some(bound);
-    }
-
-    Ok(Running {
-        dns_addrs,
-        control_addr,
-        report_addr,
-        table,
-        reload,
-        metrics,
-        shutdown,
-        tasks,
-        udp_threads,
-    })
+/// Probe reports on a listener of their own (`[server] report_listen`).
+async fn start_reports(
+    listen: SocketAddr,
+    ing: &Arc<ingest::IngestState>,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot bind report_listen {listen}"))?;
+    let bound = listener.local_addr()?;
+    tasks.spawn(control::serve(
+        listener,
+        ingest::router(ing.clone()),
+        shutdown.clone(),
+    ));
+    info!(%bound, "taking probe reports on their own listener");
+    Ok(bound)
 }
 
 /// Bind UDP and TCP on one address and the same port. With port 0 the kernel picks the

@@ -9,17 +9,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use hickory_proto::rr::Name;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::alerts::{Alerts, Event, Severity};
-use crate::dns::SharedTable;
 use crate::health::{Health, HealthSnapshot};
 use crate::metrics::Metrics;
-use crate::policy::{Choice, Compiled, PoolState};
-use crate::routing::{self, Overlay, RoutingTable, ZoneTable};
+use crate::policy::{Choice, Compiled};
+use crate::routing::diff::{diff, AnswerChange, Change, PoolChange};
+use crate::routing::{self, Overlay, RoutingTable, TableWriter};
 use crate::zone::ZoneSet;
 
 /// What the latest rebuild produced.
@@ -53,7 +52,7 @@ impl Built {
 }
 
 pub struct Updater {
-    table: SharedTable,
+    table: TableWriter,
     metrics: Arc<Metrics>,
     alerts: Alerts,
     built: watch::Sender<Arc<Built>>,
@@ -63,7 +62,7 @@ pub struct Updater {
 
 impl Updater {
     pub fn new(
-        table: SharedTable,
+        table: TableWriter,
         metrics: Arc<Metrics>,
         alerts: Alerts,
         zones: Arc<ZoneSet>,
@@ -97,7 +96,7 @@ impl Updater {
         health: &Arc<HealthSnapshot>,
         overlay: &Arc<Overlay>,
     ) -> (Arc<RoutingTable>, Duration) {
-        let old = self.table.load_full();
+        let old = self.table.current();
         let started = Instant::now();
         let new = Arc::new(routing::build_next(&old, zones, health, overlay));
         let took = started.elapsed();
@@ -150,118 +149,48 @@ impl Updater {
         }
     }
 
+    /// Record, log, count and alert each change from `old` to `new`.
     fn changes(&mut self, old: &RoutingTable, new: &RoutingTable) {
         let now = SystemTime::now();
         let since_lock = self.since.clone();
         let mut since = since_lock.lock().unwrap_or_else(|e| e.into_inner());
-        // Zones, pools and policies are paired by name through maps, never by scanning:
-        // a table may hold thousands of policies, and this runs on every health change.
-        let old_zones: HashMap<&Name, &ZoneTable> =
-            old.zones.iter().map(|z| (&z.origin, z)).collect();
-        for zone in &new.zones {
-            let origin = zone.origin.to_string();
-            let before = old_zones.get(&zone.origin).copied();
-            let old_pools: HashMap<&str, &PoolState> = before
-                .map(|z| z.pools.iter().map(|(p, _, s)| (&**p, s)).collect())
-                .unwrap_or_default();
-            let old_policies: HashMap<&Name, &Compiled> = before
-                .map(|z| z.policies.iter().map(|q| (&q.name, q)).collect())
-                .unwrap_or_default();
-            for (pool, region, state) in &zone.pools {
-                let prev = old_pools.get(&**pool).copied();
-                let Some(prev) = prev else {
-                    let key = (origin.clone(), pool.to_string());
+        for change in diff(old, new) {
+            match change {
+                Change::PoolAdded { zone, pool } => {
+                    let key = (zone.to_string(), pool.to_string());
                     since.pool.entry(key).or_insert(now);
-                    continue;
-                };
-                if prev.up == state.up && prev.healthy == state.healthy {
-                    continue;
                 }
-                since.pool.insert((origin.clone(), pool.to_string()), now);
-                let line = format!(
-                    "{} -> {}",
-                    if prev.up { "up" } else { "down" },
-                    if state.up { "up" } else { "down" }
-                );
-                let healthy = format!("{}/{}", state.healthy.len(), state.configured.len());
-                if state.up {
-                    info!(zone = %zone.origin, pool = %pool, region = %region, transition = %line, healthy, "pool state");
-                } else {
-                    warn!(zone = %zone.origin, pool = %pool, region = %region, transition = %line, healthy, "pool state");
+                Change::PoolHealthy(c) => {
+                    since
+                        .pool
+                        .insert((c.zone.to_string(), c.pool.to_string()), now);
+                    log_pool(&c);
                 }
-                if prev.up != state.up {
-                    self.metrics.pool_transition(&origin, pool, state.up);
-                    let mut e = Event::new(
-                        "pool",
-                        if state.up { Severity::Info } else { Severity::Warning },
-                        format!(
-                            "pool {pool} ({region}) in {origin} is {} ({healthy} addresses healthy)",
-                            if state.up { "up" } else { "DOWN" }
-                        ),
-                    );
-                    e.zone = Some(origin.clone());
-                    e.pool = Some(pool.to_string());
-                    e.region = Some(region.to_string());
-                    e.from = Some(if prev.up { "up" } else { "down" }.into());
-                    e.to = Some(if state.up { "up" } else { "down" }.into());
-                    self.alerts.send(e);
+                Change::PoolTransition(c) => {
+                    let origin = c.zone.to_string();
+                    since.pool.insert((origin.clone(), c.pool.to_string()), now);
+                    log_pool(&c);
+                    self.metrics.pool_transition(&origin, c.pool, c.after.up);
+                    self.alerts.send(pool_event(&c, origin));
                 }
-            }
-            for p in &zone.policies {
-                let prev = old_policies.get(&p.name).copied();
-                let now_answer = p.summary();
-                // Choice and addresses are the answer; its records and wire bytes derive
-                // from them; comparing those too cost ~5 ms a rebuild at 10,000 policies.
-                let changed = prev.is_none_or(|q| {
-                    let before = q.summary();
-                    before.choice != now_answer.choice || before.addresses != now_answer.addresses
-                });
-                if !changed {
-                    continue;
+                Change::AnswerAdded { zone, policy } => {
+                    since
+                        .answer
+                        .insert((zone.to_string(), policy.label.to_string()), now);
+                    log_answer(policy, "-");
                 }
-                since
-                    .answer
-                    .insert((origin.clone(), p.label.to_string()), now);
-                let addresses = format!("{:?}", now_answer.addresses);
-                let from = prev
-                    .map(|q| q.summary().choice.to_string())
-                    .unwrap_or_else(|| "-".into());
-                if let Choice::AllDown(mode) = &now_answer.choice {
-                    error!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, mode = mode.as_str(), "ALL POOLS DOWN: answering with the all-down fallback");
-                } else {
-                    info!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, "answer changed");
+                Change::AnswerAddresses(c) | Change::Failover(c) | Change::AllDown(c) => {
+                    let origin = c.zone.to_string();
+                    since
+                        .answer
+                        .insert((origin.clone(), c.after.label.to_string()), now);
+                    let from = c.before.summary().choice.to_string();
+                    log_answer(c.after, &from);
+                    self.metrics.answer_changed(&origin, &c.after.label);
+                    if !matches!(change, Change::AnswerAddresses(_)) {
+                        self.alerts.send(answer_event(&c, origin, from));
+                    }
                 }
-                let Some(prev) = prev else { continue };
-                self.metrics.answer_changed(&origin, &p.label);
-                if prev.summary().choice == now_answer.choice {
-                    continue;
-                }
-                let (kind, sev, text) = match &now_answer.choice {
-                    Choice::AllDown(mode) => (
-                        "all_down",
-                        Severity::Critical,
-                        format!(
-                            "ALL POOLS DOWN for {} ({}): answering {} {addresses}",
-                            p.name,
-                            p.label,
-                            mode.as_str()
-                        ),
-                    ),
-                    Choice::Pool(_) | Choice::Pools(_) => (
-                        "failover",
-                        Severity::Warning,
-                        format!(
-                            "{} ({}) moved from {from} to {}: {addresses}",
-                            p.name, p.label, now_answer.choice
-                        ),
-                    ),
-                };
-                let mut e = Event::new(kind, sev, text);
-                e.zone = Some(origin.clone());
-                e.policy = Some(p.label.to_string());
-                e.from = Some(from);
-                e.to = Some(now_answer.choice.to_string());
-                self.alerts.send(e);
             }
         }
     }
@@ -287,4 +216,92 @@ impl Updater {
             self.rebuild(&z, &h, &o);
         }
     }
+}
+
+fn up_down(up: bool) -> &'static str {
+    if up {
+        "up"
+    } else {
+        "down"
+    }
+}
+
+/// The "pool state" line: info when the pool is up, a warning when it is down.
+fn log_pool(c: &PoolChange<'_>) {
+    let (zone, pool, region) = (c.zone, c.pool, c.region);
+    let line = format!("{} -> {}", up_down(c.before.up), up_down(c.after.up));
+    let healthy = format!("{}/{}", c.after.healthy.len(), c.after.configured.len());
+    if c.after.up {
+        info!(zone = %zone, pool = %pool, region = %region, transition = %line, healthy, "pool state");
+    } else {
+        warn!(zone = %zone, pool = %pool, region = %region, transition = %line, healthy, "pool state");
+    }
+}
+
+/// The alert for a pool that went up or down.
+fn pool_event(c: &PoolChange<'_>, origin: String) -> Event {
+    let (pool, region, up) = (c.pool, c.region, c.after.up);
+    let healthy = format!("{}/{}", c.after.healthy.len(), c.after.configured.len());
+    let mut e = Event::new(
+        "pool",
+        if up {
+            Severity::Info
+        } else {
+            Severity::Warning
+        },
+        format!(
+            "pool {pool} ({region}) in {origin} is {} ({healthy} addresses healthy)",
+            if up { "up" } else { "DOWN" }
+        ),
+    );
+    e.zone = Some(origin);
+    e.pool = Some(pool.to_string());
+    e.region = Some(region.to_string());
+    e.from = Some(up_down(c.before.up).into());
+    e.to = Some(up_down(up).into());
+    e
+}
+
+/// The line for a changed answer: an error when it is the all-down fallback.
+fn log_answer(p: &Compiled, from: &str) {
+    let now_answer = p.summary();
+    let addresses = format!("{:?}", now_answer.addresses);
+    if let Choice::AllDown(mode) = &now_answer.choice {
+        error!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, mode = mode.as_str(), "ALL POOLS DOWN: answering with the all-down fallback");
+    } else {
+        info!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, "answer changed");
+    }
+}
+
+/// The alert for an answer that moved to another choice: a failover, or all-down.
+fn answer_event(c: &AnswerChange<'_>, origin: String, from: String) -> Event {
+    let p = c.after;
+    let now_answer = p.summary();
+    let addresses = format!("{:?}", now_answer.addresses);
+    let (kind, sev, text) = match &now_answer.choice {
+        Choice::AllDown(mode) => (
+            "all_down",
+            Severity::Critical,
+            format!(
+                "ALL POOLS DOWN for {} ({}): answering {} {addresses}",
+                p.name,
+                p.label,
+                mode.as_str()
+            ),
+        ),
+        Choice::Pool(_) | Choice::Pools(_) => (
+            "failover",
+            Severity::Warning,
+            format!(
+                "{} ({}) moved from {from} to {}: {addresses}",
+                p.name, p.label, now_answer.choice
+            ),
+        ),
+    };
+    let mut e = Event::new(kind, sev, text);
+    e.zone = Some(origin);
+    e.policy = Some(p.label.to_string());
+    e.from = Some(from);
+    e.to = Some(now_answer.choice.to_string());
+    e
 }

@@ -21,15 +21,15 @@ use axum::{Json, Router};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::dns::SharedTable;
 use crate::metrics::Metrics;
 use crate::operator::{OpError, Operator};
 use crate::reload::ReloadHandle;
+use crate::routing::TableReader;
 use crate::updater::Built;
 
 /// Everything the handlers read or act on.
 pub struct AppState {
-    pub table: SharedTable,
+    pub table: TableReader,
     pub built: watch::Receiver<Arc<Built>>,
     pub operator: Arc<Operator>,
     pub reload: ReloadHandle,

@@ -11,8 +11,7 @@ use hickory_proto::rr::RecordType;
 
 use super::MAX_UDP_PAYLOAD;
 use crate::policy::Client;
-use crate::routing::wire::Body;
-use crate::routing::{key, RoutingTable};
+use crate::routing::{key, Body, RoutingTable};
 
 const HEADER: usize = 12;
 const TYPE_OPT: u16 = 41;

@@ -12,15 +12,6 @@ pub mod tcp;
 pub mod udp;
 pub mod xfr;
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
-
-use crate::routing::RoutingTable;
-
-/// The one place routing state lives; queries `load` it, the updater `store`s it.
-pub type SharedTable = Arc<ArcSwap<RoutingTable>>;
-
 /// Largest UDP answer we send, whatever the client offers: the DNS Flag Day 2020 value,
 /// which avoids IP fragmentation on common paths.
 pub const MAX_UDP_PAYLOAD: u16 = 1232;

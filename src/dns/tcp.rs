@@ -27,9 +27,9 @@ use tracing::{debug, info, warn};
 use super::abuse::AbuseCounters;
 use super::encode::encode;
 use super::respond::{formerr, respond, RequestView};
-use super::{xfr, SharedTable};
+use super::xfr;
 use crate::config::limits::Limits;
-use crate::routing::RoutingTable;
+use crate::routing::{RoutingTable, TableReader};
 /// At shutdown, the longest we wait for answers in flight before abandoning them.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// After an accept error (e.g. out of file descriptors), pause rather than spin.
@@ -41,7 +41,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// and never stalls the connections already open or UDP.
 pub async fn serve(
     listener: TcpListener,
-    table: SharedTable,
+    table: TableReader,
     limits: Limits,
     abuse: Arc<AbuseCounters>,
     shutdown: CancellationToken,
@@ -94,7 +94,7 @@ pub async fn serve(
 async fn connection(
     mut stream: TcpStream,
     src: SocketAddr,
-    table: SharedTable,
+    table: TableReader,
     limits: Limits,
     abuse: &AbuseCounters,
     shutdown: CancellationToken,

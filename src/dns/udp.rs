@@ -20,8 +20,8 @@ use super::encode::encode;
 use super::fast;
 use super::respond::{formerr, respond, RequestView};
 use super::rrl::{self, Rrl, Verdict};
-use super::{SharedTable, MAX_UDP_PAYLOAD};
-use crate::routing::RoutingTable;
+use super::MAX_UDP_PAYLOAD;
+use crate::routing::{RoutingTable, TableReader};
 
 /// Socket buffer asked for each UDP socket (receive and send).
 const UDP_BUFFER: usize = 4 << 20;
@@ -163,7 +163,7 @@ impl UdpGuard {
 /// sends every query through the general path (for comparison and tests).
 pub fn spawn(
     socket: std::net::UdpSocket,
-    table: SharedTable,
+    table: TableReader,
     shutdown: CancellationToken,
     fast_path: bool,
     guard: Arc<UdpGuard>,
@@ -178,7 +178,7 @@ pub fn spawn(
 
 fn serve(
     socket: std::net::UdpSocket,
-    table: SharedTable,
+    table: TableReader,
     shutdown: CancellationToken,
     fast_path: bool,
     guard: &UdpGuard,

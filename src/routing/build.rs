@@ -8,26 +8,26 @@ use std::sync::Arc;
 use hickory_proto::rr::LowerName;
 
 use super::overlay::{Forced, Overlay};
-use super::{names, wire, Env, RoutingTable, ZoneTable};
+use super::{names, prepare, Env, RoutingTable, ZoneTable};
 use crate::geo::Locator;
 use crate::health::HealthSnapshot;
 use crate::policy::{self, Compiled, Inputs, PoolRtts, PoolState, PoolStates};
 use crate::zone::{StartupState, Target, Zone, ZoneSet};
 
-/// A first table, with an empty environment (no geo database, no region locations).
+/// A first table with an empty environment (no geo database, no region locations) and
+/// no overrides: the one entry point for tests, benchmarks and fuzzing. The server
+/// starts from `RoutingTable::empty` and builds with `build_next` instead.
 pub fn build(zones: &ZoneSet, health: &HealthSnapshot, epoch: u64) -> RoutingTable {
-    build_with(zones, health, &Overlay::default(), epoch)
-}
-
-/// Build with operator overrides applied over measured health, from scratch.
-pub fn build_with(
-    zones: &ZoneSet,
-    health: &HealthSnapshot,
-    overlay: &Overlay,
-    epoch: u64,
-) -> RoutingTable {
     let names = Arc::new(build_names(zones));
-    assemble(names, zones, health, overlay, epoch, Arc::default(), None)
+    assemble(
+        names,
+        zones,
+        health,
+        &Overlay::default(),
+        epoch,
+        Arc::default(),
+        None,
+    )
 }
 
 /// The table that follows `prev`: same environment, next epoch, operator overrides
@@ -56,21 +56,9 @@ pub fn build_next(
     )
 }
 
-/// `build_next` with a given epoch and no overlay, for benchmarks of the health rebuild.
-pub fn rebuild(
-    prev: &RoutingTable,
-    zones: &ZoneSet,
-    health: &HealthSnapshot,
-    epoch: u64,
-) -> RoutingTable {
-    let mut t = build_next(prev, zones, health, &Overlay::default());
-    t.epoch = epoch;
-    t
-}
-
 fn build_names(zones: &ZoneSet) -> names::Names {
     let mut names = names::build(zones);
-    wire::prepare(&mut names);
+    prepare::prepare(&mut names);
     names
 }
 
@@ -417,7 +405,7 @@ pools = ["east", "west"]
             ("web", "192.0.2.10", Health::Up),
             ("web", "192.0.2.11", Health::Up),
         ]);
-        let second = rebuild(&first, &z, &h, 2);
+        let second = build_next(&first, &z, &h, &Overlay::default());
         assert!(second.same_names(&first));
         assert_eq!(
             answer(&second, RecordType::A),
@@ -425,7 +413,7 @@ pools = ["east", "west"]
         );
         assert_eq!(answer(&first, RecordType::A), vec!["198.51.100.10"]);
         // The same text loaded again is a new zone set: its names are built anew.
-        let reloaded = rebuild(&second, &zones(), &h, 3);
+        let reloaded = build_next(&second, &zones(), &h, &Overlay::default());
         assert!(!reloaded.same_names(&second));
         assert_eq!(
             answer(&reloaded, RecordType::A),

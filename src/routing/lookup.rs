@@ -1,12 +1,14 @@
-//! Answering one question from the table: zone selection, delegations, exact names,
-//! empty non-terminals, wildcards (RFC 4592) and CNAME chains (RFC 1034 §4.3.2).
+//! Answering one question from the table, at query time. `general` handles every case:
+//! zone selection, delegations, exact names, empty non-terminals, wildcards (RFC 4592)
+//! and CNAME chains (RFC 1034 §4.3.2). `fast` finds the common replies that `prepare`
+//! made at build time, without allocating, for the UDP fast path.
 
 use std::borrow::Cow;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::names::{Names, Node, ZoneNames};
+use super::names::{NameEntry, Names, Negative, ZoneNames};
 use super::{key, RoutingTable, ZoneTable};
 use crate::metrics::query::QueryCounters;
 use crate::policy::Client;
@@ -48,9 +50,9 @@ impl Lookup<'_> {
 }
 
 enum Found<'t> {
-    Exact(&'t Node),
-    Wildcard(&'t Node),
-    Referral(&'t Node),
+    Exact(&'t NameEntry),
+    Wildcard(&'t NameEntry),
+    Referral(&'t NameEntry),
     NxDomain,
 }
 
@@ -165,21 +167,12 @@ pub(super) fn general<'t>(
 
     for hop in 0..MAX_CHAIN {
         let zone = &names.zones[zi];
-        let (node, synthesized) = match zone.find(&buf[..len], qtype) {
+        let (entry, synthesized) = match zone.find(&buf[..len], qtype) {
             Found::Exact(n) => (n, false),
             Found::Wildcard(n) => (n, true),
             Found::Referral(cut) => {
                 if hop == 0 {
-                    // A referral is not an authoritative answer (RFC 1034 §4.3.2 3b).
-                    out.authoritative = false;
-                    if let Some(ns) = cut.rrset(RecordType::NS) {
-                        out.authority.extend(ns.iter().map(Cow::Borrowed));
-                        for r in ns {
-                            if let RData::NS(target) = &r.data {
-                                zone.addresses_of(&target.0, &mut out.additional);
-                            }
-                        }
-                    }
+                    refer(zone, cut, &mut out);
                 }
                 return out;
             }
@@ -189,58 +182,17 @@ pub(super) fn general<'t>(
                 return out;
             }
         };
-
-        if let Some(pi) = node.policy {
-            let policy = &dynamic[zi].policies[pi];
-            if let Some(c) = dynamic[zi].counters.get(pi + 1) {
-                out.counters = Some(c);
-            }
-            let (answer, scope) = policy.select(client);
-            let records: &[Record] = match qtype {
-                RecordType::A => &answer.a,
-                RecordType::AAAA => &answer.aaaa,
-                _ => &[],
-            };
-            out.scope = Some(out.scope.map_or(scope, |s: u8| s.max(scope)));
-            if records.is_empty() {
-                out.authority.push(Cow::Borrowed(&zone.negative_soa));
-            } else {
-                push_as(&mut out.answers, records, &owner, synthesized);
-            }
+        let at = At {
+            zone,
+            entry,
+            owner: &owner,
+            synthesized,
+        };
+        if let Some(pi) = entry.policy {
+            answer_policy(&at, &dynamic[zi], pi, qtype, client, &mut out);
             return out;
         }
-
-        if let Some(set) = node.rrset(qtype) {
-            push_as(&mut out.answers, set, &owner, synthesized);
-            if qtype == RecordType::NS {
-                for r in set {
-                    if let RData::NS(t) = &r.data {
-                        zone.addresses_of(&t.0, &mut out.additional);
-                    }
-                }
-            }
-            return out;
-        }
-        if qtype == RecordType::ANY && !node.rrsets.is_empty() {
-            // RFC 8482: answer ANY with one RRset rather than everything.
-            let (_, set) = &node.rrsets[0];
-            push_as(&mut out.answers, set, &owner, synthesized);
-            return out;
-        }
-
-        let cname_target = node.rrset(RecordType::CNAME).and_then(|set| {
-            if qtype == RecordType::CNAME {
-                return None;
-            }
-            push_as(&mut out.answers, set, &owner, synthesized);
-            match &set[0].data {
-                RData::CNAME(c) => Some(c.0.clone()),
-                _ => None,
-            }
-        });
-        let Some(target) = cname_target else {
-            // NODATA: the name exists (possibly as an empty non-terminal).
-            out.authority.push(Cow::Borrowed(&zone.negative_soa));
+        let Some(target) = answer_static(&at, qtype, &mut out) else {
             return out;
         };
         // Follow the chain only inside our own zones; past them the resolver goes on.
@@ -255,4 +207,223 @@ pub(super) fn general<'t>(
         owner = Cow::Owned(target);
     }
     out
+}
+
+/// Where one hop of a lookup landed: the name's entry, and the owner name to answer
+/// under (the question's, or a CNAME target's).
+struct At<'t, 'o> {
+    zone: &'t ZoneNames,
+    entry: &'t NameEntry,
+    owner: &'o Name,
+    /// Matched through a wildcard: records are copied under `owner`.
+    synthesized: bool,
+}
+
+/// A referral to the delegation at `cut`: its NS records and any glue we hold. Not an
+/// authoritative answer (RFC 1034 §4.3.2 3b).
+fn refer<'t>(zone: &'t ZoneNames, cut: &'t NameEntry, out: &mut Lookup<'t>) {
+    out.authoritative = false;
+    if let Some(ns) = cut.rrset(RecordType::NS) {
+        out.authority.extend(ns.iter().map(Cow::Borrowed));
+        for r in ns {
+            if let RData::NS(target) = &r.data {
+                zone.addresses_of(&target.0, &mut out.additional);
+            }
+        }
+    }
+}
+
+/// The answer of policy `pi` for `client`: its A or AAAA records, or NODATA.
+fn answer_policy<'t>(
+    at: &At<'t, '_>,
+    dynamic: &'t ZoneTable,
+    pi: usize,
+    qtype: RecordType,
+    client: &Client,
+    out: &mut Lookup<'t>,
+) {
+    let policy = &dynamic.policies[pi];
+    if let Some(c) = dynamic.counters.get(pi + 1) {
+        out.counters = Some(c);
+    }
+    let (answer, scope) = policy.select(client);
+    let records: &[Record] = match qtype {
+        RecordType::A => &answer.a,
+        RecordType::AAAA => &answer.aaaa,
+        _ => &[],
+    };
+    out.scope = Some(out.scope.map_or(scope, |s: u8| s.max(scope)));
+    if records.is_empty() {
+        out.authority.push(Cow::Borrowed(&at.zone.negative_soa));
+    } else {
+        push_as(&mut out.answers, records, at.owner, at.synthesized);
+    }
+}
+
+/// Answer from the static RRsets at `at`. Returns the CNAME target when the chain goes
+/// on; `None` when the lookup is complete (an answer, or NODATA).
+fn answer_static<'t>(at: &At<'t, '_>, qtype: RecordType, out: &mut Lookup<'t>) -> Option<Name> {
+    let (zone, entry, owner, synthesized) = (at.zone, at.entry, at.owner, at.synthesized);
+    if let Some(set) = entry.rrset(qtype) {
+        push_as(&mut out.answers, set, owner, synthesized);
+        if qtype == RecordType::NS {
+            for r in set {
+                if let RData::NS(t) = &r.data {
+                    zone.addresses_of(&t.0, &mut out.additional);
+                }
+            }
+        }
+        return None;
+    }
+    if qtype == RecordType::ANY && !entry.rrsets.is_empty() {
+        // RFC 8482: answer ANY with one RRset rather than everything.
+        let (_, set) = &entry.rrsets[0];
+        push_as(&mut out.answers, set, owner, synthesized);
+        return None;
+    }
+
+    let cname_target = entry.rrset(RecordType::CNAME).and_then(|set| {
+        if qtype == RecordType::CNAME {
+            return None;
+        }
+        push_as(&mut out.answers, set, owner, synthesized);
+        match &set[0].data {
+            RData::CNAME(c) => Some(c.0.clone()),
+            _ => None,
+        }
+    });
+    if cname_target.is_none() {
+        // NODATA: the name exists (possibly as an empty non-terminal).
+        out.authority.push(Cow::Borrowed(&zone.negative_soa));
+    }
+    cname_target
+}
+
+// ---- the fast path ------------------------------------------------------------
+
+/// What the fast path sends after the question.
+#[derive(Debug)]
+pub enum Body<'t> {
+    Bytes(&'t [u8]),
+    Negative(&'t Negative),
+}
+
+/// A reply found without allocating.
+#[derive(Debug)]
+pub struct FastAnswer<'t> {
+    /// Header bytes 2 and 3 with RD and CD clear.
+    pub flags: [u8; 2],
+    pub counts: [u16; 3],
+    pub body: Body<'t>,
+    /// The ECS scope of a policy answer (`None`: not a policy name).
+    pub scope: Option<u8>,
+    /// See `Prepared::case_free`.
+    pub case_free: bool,
+    /// The query counters this answer counts against (zone, policy, or unmatched).
+    pub counters: Option<&'t QueryCounters>,
+}
+
+fn flags(authoritative: bool, rcode: ResponseCode) -> [u8; 2] {
+    [0x80 | if authoritative { 0x04 } else { 0 }, rcode.low()]
+}
+
+impl RoutingTable {
+    /// The reply to `key` (a lowercase wire name) and `qtype` (class IN), when it can be
+    /// given without the general lookup; `None` sends the query there.
+    #[inline]
+    pub fn fast(&self, key: &[u8], qtype: RecordType, client: &Client) -> Option<FastAnswer<'_>> {
+        let names = &*self.names;
+        let Some(zi) = names.zone_for(key) else {
+            return Some(FastAnswer {
+                flags: flags(false, ResponseCode::Refused),
+                counts: [0; 3],
+                body: Body::Bytes(&[]),
+                scope: None,
+                case_free: true,
+                counters: Some(&self.unmatched),
+            });
+        };
+        let counters = &self.zones[zi].counters;
+        let static_counters = counters.first().map(AsRef::as_ref);
+        let zone = &names.zones[zi];
+        let Some(node) = zone.nodes.get(key) else {
+            if zone.has_cuts || zone.has_wildcards {
+                return None;
+            }
+            return negative(zone, key, ResponseCode::NXDomain, None)
+                .map(|a| a.counted(static_counters));
+        };
+        if node.occluded {
+            return None;
+        }
+        if let Some(pi) = node.policy {
+            let policy_counters = counters.get(pi + 1).map(AsRef::as_ref);
+            let (answer, scope) = self.zones[zi].policies[pi].select(client);
+            let (rrs, count) = match qtype {
+                RecordType::A => (&answer.wire.a, answer.a.len()),
+                RecordType::AAAA => (&answer.wire.aaaa, answer.aaaa.len()),
+                _ => {
+                    return negative(zone, key, ResponseCode::NoError, Some(scope))
+                        .map(|a| a.counted(policy_counters))
+                }
+            };
+            if count == 0 {
+                return negative(zone, key, ResponseCode::NoError, Some(scope))
+                    .map(|a| a.counted(policy_counters));
+            }
+            return Some(FastAnswer {
+                flags: flags(true, ResponseCode::NoError),
+                counts: [count as u16, 0, 0],
+                body: Body::Bytes(rrs),
+                scope: Some(scope),
+                case_free: true,
+                counters: policy_counters,
+            });
+        }
+        if let Some((_, p)) = node.prepared.iter().find(|(t, _)| *t == qtype) {
+            return Some(FastAnswer {
+                flags: p.flags,
+                counts: p.counts,
+                body: Body::Bytes(&p.body),
+                scope: None,
+                case_free: p.case_free,
+                counters: static_counters,
+            });
+        }
+        // RFC 8482 ANY, CNAME chains, and RRsets too big to prepare.
+        if qtype == RecordType::ANY
+            || node.rrset(qtype).is_some()
+            || node.rrset(RecordType::CNAME).is_some()
+        {
+            return None;
+        }
+        negative(zone, key, ResponseCode::NoError, None).map(|a| a.counted(static_counters))
+    }
+}
+
+impl<'t> FastAnswer<'t> {
+    fn counted(mut self, counters: Option<&'t QueryCounters>) -> Self {
+        self.counters = counters;
+        self
+    }
+}
+
+fn negative<'t>(
+    zone: &'t ZoneNames,
+    key: &[u8],
+    rcode: ResponseCode,
+    scope: Option<u8>,
+) -> Option<FastAnswer<'t>> {
+    let n = zone.negative.as_ref()?;
+    if n.avoid.iter().any(|a| key::within(key, a)) {
+        return None;
+    }
+    Some(FastAnswer {
+        flags: flags(true, rcode),
+        counts: [0, 1, 0],
+        body: Body::Negative(n),
+        scope,
+        case_free: false,
+        counters: None,
+    })
 }

@@ -5,19 +5,27 @@
 //! the zone set alone and is shared by `Arc` between tables; the per-zone policies and
 //! pool states are rebuilt for each health change. A health rebuild therefore never
 //! copies the static names.
+//!
+//! Build time: `names` (the store), `prepare` (wire replies), `build` (the health half).
+//! Query time: `lookup`. Between tables: `diff` (what changed), `published` (the one
+//! cell the updater writes and everyone else reads).
 
 mod build;
+pub mod diff;
 mod env;
 pub mod key;
 mod lookup;
 mod names;
 pub mod overlay;
-pub mod wire;
+mod prepare;
+mod published;
 
-pub use build::{build, build_next, build_with, rebuild};
+pub use build::{build, build_next};
 pub use env::{Env, StartupSeed};
-pub use lookup::{Lookup, Rec};
+pub use lookup::{Body, FastAnswer, Lookup, Rec};
+pub use names::HEADER_LEN;
 pub use overlay::{Forced, Overlay};
+pub use published::{publish, TableReader, TableWriter};
 
 use std::sync::Arc;
 
@@ -66,11 +74,6 @@ pub struct ZoneTable {
 }
 
 impl RoutingTable {
-    /// The answers of every policy name as (name, summary), for change logs.
-    pub fn policy_answers(&self) -> impl Iterator<Item = &Compiled> {
-        self.zones.iter().flat_map(|z| z.policies.iter())
-    }
-
     /// Whether `other` shares this table's static half (same zones, same order), so
     /// zones and policies can be paired by position.
     pub fn same_names(&self, other: &RoutingTable) -> bool {

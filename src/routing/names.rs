@@ -1,6 +1,7 @@
-//! The static half of the routing table: every zone's names, RRsets, delegations and
-//! prepared wire answers. It depends on the zone set alone, so it is built when zones
-//! load and shared (`Arc`) by every table built after a health change.
+//! The static half of the routing table, and the types it stores: every zone's names,
+//! RRsets, delegations and the wire replies prepared for them. It depends on the zone
+//! set alone, so it is built when zones load and shared (`Arc`) by every table built
+//! after a health change. `prepare` fills in the wire replies; `lookup` reads them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,8 +10,10 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use rustc_hash::FxBuildHasher;
 
 use super::key;
-use super::wire::{Negative, Prepared};
 use crate::zone::{Zone, ZoneSet};
+
+/// Length of the DNS header (RFC 1035 §4.1.1): prepared replies are laid out after it.
+pub const HEADER_LEN: usize = 12;
 
 pub(super) type KeyMap<V> = HashMap<Box<[u8]>, V, FxBuildHasher>;
 
@@ -32,7 +35,7 @@ pub(super) struct ZoneNames {
     pub origin_key: Box<[u8]>,
     /// The SOA for negative answers: TTL is min(SOA TTL, MINIMUM) (RFC 2308 §3).
     pub negative_soa: Record,
-    pub nodes: KeyMap<Node>,
+    pub nodes: KeyMap<NameEntry>,
     /// Any delegation below the apex: lets lookups skip the cut search when there is none.
     pub has_cuts: bool,
     pub has_wildcards: bool,
@@ -40,8 +43,9 @@ pub(super) struct ZoneNames {
     pub negative: Option<Negative>,
 }
 
+/// What the table holds for one owner name.
 #[derive(Debug, Default)]
-pub(super) struct Node {
+pub(super) struct NameEntry {
     /// Static RRsets; empty for an empty non-terminal or a policy name.
     pub rrsets: Vec<(RecordType, Vec<Record>)>,
     /// Index into the zone's policies (`ZoneTable::policies`).
@@ -54,12 +58,60 @@ pub(super) struct Node {
     pub prepared: Vec<(RecordType, Prepared)>,
 }
 
-impl Node {
+impl NameEntry {
     pub fn rrset(&self, t: RecordType) -> Option<&[Record]> {
         self.rrsets
             .iter()
             .find(|(rt, _)| *rt == t)
             .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// A reply prepared for one (name, type): everything but the query's ID, RD and CD bits
+/// and its spelling of the question.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Header bytes 2 and 3 with RD and CD clear.
+    pub flags: [u8; 2],
+    /// Answer, authority and additional counts.
+    pub counts: [u16; 3],
+    /// The sections after the question.
+    pub body: Box<[u8]>,
+    /// True when the body doesn't depend on the question's letter case (its names
+    /// point at the question only as a whole). Otherwise only a lowercase question
+    /// may use it.
+    pub case_free: bool,
+}
+
+/// A zone's negative reply (NXDOMAIN or NODATA: the SOA in the authority section).
+/// Its compression pointers depend on the question's length and are moved per query.
+#[derive(Debug, Clone)]
+pub struct Negative {
+    /// The authority section as encoded after a question of `base_len` octets.
+    pub body: Box<[u8]>,
+    /// (position in `body`, pointer target relative to the end of the question name).
+    pub fixups: Box<[(u16, i16)]>,
+    /// Questions at or below these names share more than the origin with the SOA's
+    /// MNAME or RNAME, so the encoder would point deeper into them: those are left to
+    /// the general path.
+    pub avoid: Box<[Box<[u8]>]>,
+}
+
+impl Negative {
+    /// Append the body as it reads after a question name of `qname_len` octets.
+    pub fn write(&self, qname_len: usize, out: &mut Vec<u8>) -> Option<()> {
+        let start = out.len();
+        out.extend_from_slice(&self.body);
+        for &(pos, rel) in self.fixups.iter() {
+            let target = (HEADER_LEN + qname_len) as i64 + i64::from(rel);
+            if !(0..=0x3FFF).contains(&target) {
+                return None;
+            }
+            let ptr = 0xC000 | target as u16;
+            let p = start + pos as usize;
+            out[p..p + 2].copy_from_slice(&ptr.to_be_bytes());
+        }
+        Some(())
     }
 }
 
@@ -97,7 +149,7 @@ impl Names {
 }
 
 /// Build the static half: nodes, empty non-terminals, cuts. Prepared answers are added
-/// by `wire::prepare` once the whole set exists (CNAME targets may cross zones).
+/// by `prepare::prepare` once the whole set exists (CNAME targets may cross zones).
 pub(super) fn build(zones: &ZoneSet) -> Names {
     let built: Vec<ZoneNames> = zones.zones.iter().map(|z| build_zone(z)).collect();
     let mut origins = KeyMap::default();
@@ -120,17 +172,17 @@ pub(super) fn build(zones: &ZoneSet) -> Names {
 
 fn build_zone(zone: &Zone) -> ZoneNames {
     let origin_key = key::owned(&zone.origin);
-    let mut nodes: KeyMap<Node> =
+    let mut nodes: KeyMap<NameEntry> =
         KeyMap::with_capacity_and_hasher(zone.records.len() + zone.policies.len(), FxBuildHasher);
 
     // Every ancestor between a name and the apex exists as at least an empty
     // non-terminal, so it answers NODATA rather than NXDOMAIN (RFC 8020).
-    let ensure = |nodes: &mut KeyMap<Node>, k: &[u8]| {
+    let ensure = |nodes: &mut KeyMap<NameEntry>, k: &[u8]| {
         let mut k = k;
         while k.len() > origin_key.len() {
             k = key::parent(k);
             if !nodes.contains_key(k) {
-                nodes.insert(k.into(), Node::default());
+                nodes.insert(k.into(), NameEntry::default());
             }
         }
     };

@@ -1,5 +1,6 @@
-//! Answers in wire form, prepared when the static names are built, and the lookup the
-//! UDP fast path uses to find them without allocating.
+//! Build-time preparation of wire replies: for every static RRset, the reply the
+//! general lookup gives, encoded once; for every zone, its negative reply with the
+//! compression pointers that move with the question's length.
 //!
 //! Each prepared reply is made by running the general lookup and hickory's encoder on the
 //! question in lowercase, then keeping what follows the question. The fast path writes
@@ -15,195 +16,14 @@ use hickory_proto::op::{emit_message_parts, MessageType, Metadata, OpCode, Query
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
 
+use super::key;
 use super::lookup::{general, Lookup};
-use super::names::{Names, ZoneNames};
-use super::{key, RoutingTable};
-use crate::metrics::query::QueryCounters;
+use super::names::{Names, Negative, Prepared, ZoneNames, HEADER_LEN};
 use crate::policy::Client;
-
-/// Length of the DNS header.
-const HEADER: usize = 12;
 
 /// Prepared replies larger than this are not kept: they would not fit a UDP reply
 /// (at most 1232 bytes), and the general path truncates them anyway.
 const MAX_PREPARED: usize = 1232;
-
-/// A reply prepared for one (name, type): everything but the query's ID, RD and CD bits
-/// and its spelling of the question.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    /// Header bytes 2 and 3 with RD and CD clear.
-    pub flags: [u8; 2],
-    /// Answer, authority and additional counts.
-    pub counts: [u16; 3],
-    /// The sections after the question.
-    pub body: Box<[u8]>,
-    /// True when the body doesn't depend on the question's letter case (its names
-    /// point at the question only as a whole). Otherwise only a lowercase question
-    /// may use it.
-    pub case_free: bool,
-}
-
-/// A zone's negative reply (NXDOMAIN or NODATA: the SOA in the authority section).
-/// Its compression pointers depend on the question's length and are moved per query.
-#[derive(Debug, Clone)]
-pub struct Negative {
-    /// The authority section as encoded after a question of `base_len` octets.
-    pub body: Box<[u8]>,
-    /// (position in `body`, pointer target relative to the end of the question name).
-    pub fixups: Box<[(u16, i16)]>,
-    /// Questions at or below these names share more than the origin with the SOA's
-    /// MNAME or RNAME, so the encoder would point deeper into them: those are left to
-    /// the general path.
-    pub avoid: Box<[Box<[u8]>]>,
-}
-
-impl Negative {
-    /// Append the body as it reads after a question name of `qname_len` octets.
-    pub fn write(&self, qname_len: usize, out: &mut Vec<u8>) -> Option<()> {
-        let start = out.len();
-        out.extend_from_slice(&self.body);
-        for &(pos, rel) in self.fixups.iter() {
-            let target = (HEADER + qname_len) as i64 + i64::from(rel);
-            if !(0..=0x3FFF).contains(&target) {
-                return None;
-            }
-            let ptr = 0xC000 | target as u16;
-            let p = start + pos as usize;
-            out[p..p + 2].copy_from_slice(&ptr.to_be_bytes());
-        }
-        Some(())
-    }
-}
-
-/// What the fast path sends after the question.
-#[derive(Debug)]
-pub enum Body<'t> {
-    Bytes(&'t [u8]),
-    Negative(&'t Negative),
-}
-
-/// A reply found without allocating.
-#[derive(Debug)]
-pub struct FastAnswer<'t> {
-    /// Header bytes 2 and 3 with RD and CD clear.
-    pub flags: [u8; 2],
-    pub counts: [u16; 3],
-    pub body: Body<'t>,
-    /// The ECS scope of a policy answer (`None`: not a policy name).
-    pub scope: Option<u8>,
-    /// See `Prepared::case_free`.
-    pub case_free: bool,
-    /// The query counters this answer counts against (zone, policy, or unmatched).
-    pub counters: Option<&'t QueryCounters>,
-}
-
-fn flags(authoritative: bool, rcode: ResponseCode) -> [u8; 2] {
-    [0x80 | if authoritative { 0x04 } else { 0 }, rcode.low()]
-}
-
-impl RoutingTable {
-    /// The reply to `key` (a lowercase wire name) and `qtype` (class IN), when it can be
-    /// given without the general lookup; `None` sends the query there.
-    #[inline]
-    pub fn fast(&self, key: &[u8], qtype: RecordType, client: &Client) -> Option<FastAnswer<'_>> {
-        let names = &*self.names;
-        let Some(zi) = names.zone_for(key) else {
-            return Some(FastAnswer {
-                flags: flags(false, ResponseCode::Refused),
-                counts: [0; 3],
-                body: Body::Bytes(&[]),
-                scope: None,
-                case_free: true,
-                counters: Some(&self.unmatched),
-            });
-        };
-        let counters = &self.zones[zi].counters;
-        let static_counters = counters.first().map(AsRef::as_ref);
-        let zone = &names.zones[zi];
-        let Some(node) = zone.nodes.get(key) else {
-            if zone.has_cuts || zone.has_wildcards {
-                return None;
-            }
-            return negative(zone, key, ResponseCode::NXDomain, None)
-                .map(|a| a.counted(static_counters));
-        };
-        if node.occluded {
-            return None;
-        }
-        if let Some(pi) = node.policy {
-            let policy_counters = counters.get(pi + 1).map(AsRef::as_ref);
-            let (answer, scope) = self.zones[zi].policies[pi].select(client);
-            let (rrs, count) = match qtype {
-                RecordType::A => (&answer.wire.a, answer.a.len()),
-                RecordType::AAAA => (&answer.wire.aaaa, answer.aaaa.len()),
-                _ => {
-                    return negative(zone, key, ResponseCode::NoError, Some(scope))
-                        .map(|a| a.counted(policy_counters))
-                }
-            };
-            if count == 0 {
-                return negative(zone, key, ResponseCode::NoError, Some(scope))
-                    .map(|a| a.counted(policy_counters));
-            }
-            return Some(FastAnswer {
-                flags: flags(true, ResponseCode::NoError),
-                counts: [count as u16, 0, 0],
-                body: Body::Bytes(rrs),
-                scope: Some(scope),
-                case_free: true,
-                counters: policy_counters,
-            });
-        }
-        if let Some((_, p)) = node.prepared.iter().find(|(t, _)| *t == qtype) {
-            return Some(FastAnswer {
-                flags: p.flags,
-                counts: p.counts,
-                body: Body::Bytes(&p.body),
-                scope: None,
-                case_free: p.case_free,
-                counters: static_counters,
-            });
-        }
-        // RFC 8482 ANY, CNAME chains, and RRsets too big to prepare.
-        if qtype == RecordType::ANY
-            || node.rrset(qtype).is_some()
-            || node.rrset(RecordType::CNAME).is_some()
-        {
-            return None;
-        }
-        negative(zone, key, ResponseCode::NoError, None).map(|a| a.counted(static_counters))
-    }
-}
-
-impl<'t> FastAnswer<'t> {
-    fn counted(mut self, counters: Option<&'t QueryCounters>) -> Self {
-        self.counters = counters;
-        self
-    }
-}
-
-fn negative<'t>(
-    zone: &'t ZoneNames,
-    key: &[u8],
-    rcode: ResponseCode,
-    scope: Option<u8>,
-) -> Option<FastAnswer<'t>> {
-    let n = zone.negative.as_ref()?;
-    if n.avoid.iter().any(|a| key::within(key, a)) {
-        return None;
-    }
-    Some(FastAnswer {
-        flags: flags(true, rcode),
-        counts: [0, 1, 0],
-        body: Body::Negative(n),
-        scope,
-        case_free: false,
-        counters: None,
-    })
-}
-
-// ---- preparation ---------------------------------------------------------------
 
 /// A client for building static answers, which never depend on who asks.
 const NOBODY: Client = Client {
@@ -235,7 +55,7 @@ fn encode(qname: &Name, qtype: RecordType, lookup: &Lookup<'_>) -> Option<(Prepa
     };
     let mut kbuf = key::new_buf();
     let qlen = key::of(qname, &mut kbuf)?.len();
-    let body_start = HEADER + qlen + 4;
+    let body_start = HEADER_LEN + qlen + 4;
     if header.metadata.truncation || buf.len() < body_start || buf.len() > MAX_PREPARED {
         return None;
     }
@@ -352,7 +172,7 @@ fn prepare_negative(zone: &ZoneNames) -> Option<Negative> {
             None if b1[i] == b2[i] => (i + 1, moved(i + 1)?),
             None => return None,
         };
-        let rel = i32::from(p1) - (HEADER + l1) as i32;
+        let rel = i32::from(p1) - (HEADER_LEN + l1) as i32;
         fixups.push((u16::try_from(at).ok()?, i16::try_from(rel).ok()?));
         i = at + 2;
     }
