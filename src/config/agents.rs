@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::{ConfigError, Locator};
+use super::error::{ConfigError, SpanLocator};
 
 type S<T> = Spanned<T>;
 
@@ -144,7 +144,7 @@ impl Default for MassFailure {
     }
 }
 
-pub(super) fn parse(loc: &Locator<'_>, raw: RawAgents) -> Result<AgentsConfig, ConfigError> {
+pub(super) fn parse(loc: &SpanLocator<'_>, raw: RawAgents) -> Result<AgentsConfig, ConfigError> {
     let base = loc.file().parent().unwrap_or(Path::new("."));
     let secret_path = base.join(raw.secret_file.get_ref());
     let secret = match std::fs::read(&secret_path) {
@@ -300,7 +300,7 @@ fn parse_staleness(s: &str) -> Option<Staleness> {
 }
 
 fn duration_in(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     raw: &S<String>,
     what: &str,
     lo: Duration,

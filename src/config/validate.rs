@@ -14,7 +14,7 @@ use std::time::Duration;
 use hickory_proto::rr::rdata::{CNAME, NS, SOA, TXT};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
-use super::error::{ConfigError, Locator};
+use super::error::{ConfigError, SpanLocator};
 use super::masterfile;
 use super::policies;
 use super::zonefile::{self, OneOrMany, QuorumSpec, StatusSpec, S};
@@ -36,7 +36,7 @@ const MAX_QUORUM: i64 = 64;
 const MAX_HOLD_DOWN: Duration = Duration::from_secs(86_400);
 
 pub(super) struct Ctx<'a> {
-    loc: Locator<'a>,
+    loc: SpanLocator<'a>,
     errors: Vec<ConfigError>,
 }
 
@@ -58,7 +58,7 @@ pub fn validate(
     raw: zonefile::ZoneFile,
 ) -> Result<Zone, Vec<ConfigError>> {
     let mut cx = Ctx {
-        loc: Locator::new(file, text),
+        loc: SpanLocator::new(file, text),
         errors: Vec::new(),
     };
     let zone = build(&mut cx, file, raw);
