@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::validate::{int_in, Ctx};
 use super::zonefile::{self, S};
-use crate::geo::{Cidr, Continent, Coord, Country, Location, Override};
+use crate::geo::{parse_network, Continent, Coord, Country, Location, Override};
 use crate::zone::{Hysteresis, Member, PolicyKind, Pool};
 
 /// Route 53's default for multivalue answers.
@@ -546,7 +546,7 @@ pub(super) fn geo_overrides(
     let mut out: Vec<Override> = Vec::new();
     for entry in raw {
         let e = entry.get_ref();
-        let network = match e.network.get_ref().parse::<Cidr>() {
+        let network = match parse_network(e.network.get_ref()) {
             Ok(n) => Some(n),
             Err(msg) => cx.err(e.network.span(), format!("network: {msg}")),
         };

@@ -276,14 +276,13 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
 }
 
 /// `allow_transfer`: each entry an address (a one-host network) or `address/prefix`.
-fn allow_transfer(cx: &mut Ctx<'_>, raw: &[S<String>]) -> Vec<crate::geo::Cidr> {
+fn allow_transfer(cx: &mut Ctx<'_>, raw: &[S<String>]) -> Vec<ipnet::IpNet> {
     raw.iter()
         .filter_map(|e| {
             let s = e.get_ref();
             let parsed = match s.parse::<std::net::IpAddr>() {
-                Ok(ip) => crate::geo::Cidr::new(ip, crate::geo::max_len(ip))
-                    .ok_or_else(|| format!("{s:?} is not an IP address")),
-                Err(_) if s.contains('/') => s.parse::<crate::geo::Cidr>(),
+                Ok(ip) => Ok(ipnet::IpNet::from(ip)),
+                Err(_) if s.contains('/') => crate::geo::parse_network(s),
                 Err(_) => Err(format!("{s:?} is not an IP address or network")),
             };
             parsed
