@@ -5,7 +5,6 @@ pub mod agents;
 pub mod error;
 pub mod limits;
 pub mod masterfile;
-mod policies;
 pub mod server;
 pub mod validate;
 pub mod zonefile;
