@@ -260,3 +260,93 @@ fn status_range(cx: &mut Ctx<'_>, s: &S<StatusSpec>) -> Option<std::ops::RangeIn
     }
     Some(lo as u16..=hi as u16)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+    use super::*;
+
+    fn check(body: &str) -> String {
+        format!("{HEAD}\n[checks.c]\n{body}")
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let z = zone(&check("kind = \"http\"\nport = 80\n"));
+        let c = &z.checks["c"];
+        assert_eq!(&*c.id, "t.test./c");
+        assert_eq!((c.interval, c.timeout), (DEFAULT_INTERVAL, DEFAULT_TIMEOUT));
+        assert_eq!((c.fall, c.rise), (3, 2));
+        assert_eq!(c.startup, StartupState::Down);
+        assert_eq!(c.quorum, Quorum::Majority);
+        assert_eq!(c.hold_down, Duration::ZERO);
+        match &c.kind {
+            CheckKind::Http(h) => {
+                assert_eq!(h.path, "/");
+                assert_eq!(h.expect_status, 200..=299);
+                assert!(h.tls_verify);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_field_is_reported_at_its_value() {
+        assert_eq!(
+            errors(&check("kind = \"tcp\"\nport = 22\nfall = 0\n")),
+            ["z.toml:9:8: fall 0 out of range 1..=100"]
+        );
+        assert_eq!(
+            errors(&check(
+                "kind = \"tcp\"\nport = 22\ninterval = \"1s\"\ntimeout = \"2s\"\n"
+            )),
+            ["z.toml:10:11: timeout 2s is longer than interval 1s"]
+        );
+        assert_eq!(
+            errors(&check("kind = \"ftp\"\nport = 21\n")),
+            ["z.toml:7:8: check kind \"ftp\": expected \"http\", \"https\" or \"tcp\""]
+        );
+        assert_eq!(
+            errors(&check("kind = \"tcp\"\nport = 22\nhold_down = \"2d\"\n")),
+            ["z.toml:9:13: hold_down \"2d\" out of range 0s..=24h"]
+        );
+    }
+
+    #[test]
+    fn http_fields_on_a_tcp_check_are_each_reported() {
+        assert_eq!(
+            errors(&check(
+                "kind = \"tcp\"\nport = 22\npath = \"/x\"\ntls_verify = false\n"
+            )),
+            [
+                "z.toml:9:8: `path` does not apply to a tcp check",
+                "z.toml:10:14: `tls_verify` does not apply to a tcp check",
+            ]
+        );
+        assert_eq!(
+            errors(&check("kind = \"http\"\nport = 80\ntls_verify = false\n")),
+            ["z.toml:9:14: `tls_verify` applies to https checks only"]
+        );
+    }
+
+    #[test]
+    fn status_ranges_and_quorums_are_range_checked() {
+        let z = zone(&check(
+            "kind = \"https\"\nport = 443\nexpect_status = \"200-204\"\nquorum = 2\n",
+        ));
+        let c = &z.checks["c"];
+        assert_eq!(c.quorum, Quorum::AtLeast(2));
+        match &c.kind {
+            CheckKind::Https(h) => assert_eq!(h.expect_status, 200..=204),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            errors(&check("kind = \"http\"\nport = 80\nexpect_status = \"299-200\"\n")),
+            ["z.toml:9:17: expect_status: expected a status like 200 or a range like \"200-299\" within 100..=599"]
+        );
+        assert_eq!(
+            errors(&check("kind = \"http\"\nport = 80\nquorum = 65\n")),
+            ["z.toml:9:10: quorum 65: a number of regions must be within 1..=64"]
+        );
+    }
+}

@@ -79,3 +79,63 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         allow_transfer,
     })
 }
+
+/// What the passes' unit tests share: a valid zone header and the errors of a file.
+#[cfg(test)]
+pub(super) mod testing {
+    use std::path::Path;
+
+    use crate::zone::Zone;
+
+    /// Four lines; a body appended to it starts at line 5.
+    pub(crate) const HEAD: &str = "[zone]\norigin = \"t.test.\"\nnameservers = [\"ns1.t.test.\"]\nsoa = { mname = \"ns1.t.test.\", rname = \"hostmaster.t.test.\" }\n";
+
+    /// Every error of the file, as `file:line:column: message`; empty when it is valid.
+    pub(crate) fn errors(text: &str) -> Vec<String> {
+        match crate::config::parse_zone(Path::new("z.toml"), text) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    pub(crate) fn zone(text: &str) -> Zone {
+        crate::config::parse_zone(Path::new("z.toml"), text)
+            .unwrap_or_else(|e| panic!("{text}\n{e:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{errors, zone, HEAD};
+
+    #[test]
+    fn a_minimal_zone_is_valid() {
+        let z = zone(HEAD);
+        assert_eq!(z.origin.to_string(), "t.test.");
+        assert_eq!(z.records.len(), 2, "SOA and NS: {:?}", z.records);
+        assert!(z.pools.is_empty() && z.policies.is_empty());
+    }
+
+    #[test]
+    fn errors_of_every_pass_are_reported_together_in_pass_order() {
+        let text = format!(
+            "{HEAD}\n[checks.c]\nkind = \"tcp\"\nport = 0\n\n[pools.p]\nregion = \"\"\naddresses = [\"192.0.2.1\"]\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:8:8: port 0 out of range 1..=65535",
+                "z.toml:11:10: region is empty",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_an_apex_soa_the_later_passes_do_not_run() {
+        let text = "[zone]\norigin = \"t.test.\"\nnameservers = [\"ns1.t.test.\"]\n\n[checks.c]\nkind = \"tcp\"\nport = 0\n";
+        assert_eq!(
+            errors(text),
+            ["z.toml:1:1: zone t.test. has no SOA: add `soa = { mname = ..., rname = ... }` to [zone] or give one in records_file"]
+        );
+    }
+}

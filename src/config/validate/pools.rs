@@ -83,3 +83,56 @@ fn pool(
         location,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+
+    #[test]
+    fn a_pool_naming_an_undefined_check_is_reported_with_the_defined_ones() {
+        let text = format!(
+            "{HEAD}\n[checks.web]\nkind = \"tcp\"\nport = 80\n\n[pools.p]\nregion = \"r\"\naddresses = [\"192.0.2.1\"]\ncheck = \"wbe\"\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["z.toml:13:9: pool p uses check \"wbe\", which is not defined (defined: [\"web\"])"]
+        );
+    }
+
+    #[test]
+    fn addresses_are_read_once_each() {
+        let text = format!(
+            "{HEAD}\n[pools.p]\nregion = \"r\"\naddresses = [\"192.0.2.1\", \"192.0.2.1\", \"nope\"]\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:8:27: address 192.0.2.1 listed twice",
+                "z.toml:8:40: \"nope\" is not an IP address",
+            ]
+        );
+        let empty = format!("{HEAD}\n[pools.p]\nregion = \"r\"\naddresses = []\n");
+        assert_eq!(errors(&empty), ["z.toml:8:13: pool p has no addresses"]);
+    }
+
+    #[test]
+    fn min_healthy_is_bounded_by_the_addresses() {
+        let text = format!(
+            "{HEAD}\n[pools.p]\nregion = \"r\"\naddresses = [\"192.0.2.1\", \"192.0.2.2\"]\nmin_healthy = 3\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["z.toml:9:15: min_healthy 3 out of range 1..=2"]
+        );
+        let ok = format!(
+            "{HEAD}\n[pools.p]\nregion = \"r\"\naddresses = [\"192.0.2.1\", \"192.0.2.2\"]\nmin_healthy = 2\nlocation = {{ lat = 48.8, lon = 2.3 }}\n"
+        );
+        let z = zone(&ok);
+        let p = &z.pools["p"];
+        assert_eq!(
+            (p.min_healthy, p.addresses.len(), p.check.is_none()),
+            (2, 2, true)
+        );
+        assert!(p.location.is_some());
+    }
+}
