@@ -119,3 +119,65 @@ pub(super) fn coord(cx: &mut Ctx<'_>, raw: &S<zonefile::Location>) -> Option<Coo
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn spanned<T>(v: T) -> S<T> {
+        S::new(0..1, v)
+    }
+
+    #[test]
+    fn readers_report_with_the_span_and_go_on() {
+        let text = "x";
+        let mut cx = Ctx::new(SpanLocator::new(Path::new("f.toml"), text));
+        assert_eq!(int_in(&mut cx, &spanned(5), "n", 1, 9), Some(5));
+        assert_eq!(int_in(&mut cx, &spanned(10), "n", 1, 9), None);
+        assert_eq!(ttl(&mut cx, &spanned(-1), 60), None);
+        let d = Some(spanned("5ms".to_string()));
+        assert_eq!(duration(&mut cx, &d, "interval", Duration::ZERO), None);
+        let d = Some(spanned("soon".to_string()));
+        assert_eq!(duration(&mut cx, &d, "interval", Duration::ZERO), None);
+        assert_eq!(
+            duration(&mut cx, &None, "interval", Duration::from_secs(3)),
+            Some(Duration::from_secs(3))
+        );
+        let msgs: Vec<String> = cx.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(msgs.len(), 4, "{msgs:?}");
+        assert_eq!(msgs[0], "f.toml:1:1: n 10 out of range 1..=9");
+        assert_eq!(msgs[1], "f.toml:1:1: ttl -1 out of range 0..=60");
+        assert_eq!(
+            msgs[2],
+            "f.toml:1:1: interval \"5ms\" out of range 10ms..=1h"
+        );
+        assert!(
+            msgs[3].starts_with("f.toml:1:1: interval \"soon\": "),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[3].ends_with("(write e.g. \"5s\" or \"500ms\")"),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn owner_names_stay_inside_the_zone() {
+        let origin = Name::from_ascii("t.test.").unwrap();
+        let mut cx = Ctx::new(SpanLocator::new(Path::new("f.toml"), "x"));
+        let at = owner_name(&mut cx, &spanned("@".to_string()), &origin);
+        assert_eq!(at, Some(origin.clone()));
+        let rel = owner_name(&mut cx, &spanned("www".to_string()), &origin).unwrap();
+        assert_eq!(rel.to_string(), "www.t.test.");
+        assert_eq!(
+            owner_name(&mut cx, &spanned("www.other.".to_string()), &origin),
+            None
+        );
+        assert_eq!(
+            cx.errors[0].to_string(),
+            "f.toml:1:1: www.other. is outside zone t.test."
+        );
+    }
+}

@@ -150,3 +150,59 @@ pub(super) fn allow_transfer(cx: &mut Ctx<'_>, raw: &[S<String>]) -> Vec<ipnet::
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+
+    #[test]
+    fn the_apex_needs_nameservers() {
+        let text = "[zone]\norigin = \"t.test.\"\nsoa = { mname = \"ns1.t.test.\", rname = \"h.t.test.\" }\n";
+        assert_eq!(
+            errors(text),
+            ["z.toml:1:1: zone t.test. has no NS records: set `nameservers` in [zone] or give them in records_file"]
+        );
+    }
+
+    #[test]
+    fn the_origin_must_be_a_name() {
+        let errs = errors("[zone]\norigin = \"a..b\"\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("z.toml:2:10: origin \"a..b\" is not a domain name: "),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn soa_fields_default_and_are_range_checked() {
+        let z = zone(HEAD);
+        assert_eq!(z.soa.ttl, super::DEFAULT_TTL);
+        let text = "[zone]\norigin = \"t.test.\"\nnameservers = [\"ns1.t.test.\"]\nsoa = { mname = \"ns1\", rname = \"h\", serial = 7, retry = -1 }\n";
+        assert_eq!(
+            errors(text),
+            ["z.toml:4:57: retry -1 out of range 0..=2147483647"]
+        );
+    }
+
+    #[test]
+    fn allow_transfer_takes_hosts_and_networks() {
+        let z = zone(&HEAD.replace(
+            "[zone]\n",
+            "[zone]\nallow_transfer = [\"192.0.2.7\", \"2001:db8::1\", \"10.1.2.3/8\"]\n",
+        ));
+        let nets: Vec<String> = z.allow_transfer.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["192.0.2.7/32", "2001:db8::1/128", "10.0.0.0/8"]);
+        let bad = HEAD.replace(
+            "[zone]\n",
+            "[zone]\nallow_transfer = [\"host.example\", \"10.0.0.0/40\"]\n",
+        );
+        assert_eq!(
+            errors(&bad),
+            [
+                "z.toml:2:19: allow_transfer: \"host.example\" is not an IP address or network",
+                "z.toml:2:35: allow_transfer: prefix length 40 is longer than 32 bits",
+            ]
+        );
+    }
+}

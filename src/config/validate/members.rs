@@ -523,3 +523,61 @@ pub(super) fn check_cycles(cx: &mut Ctx<'_>, edges: &[Edge]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+    use super::*;
+
+    fn with_pools(body: &str) -> String {
+        format!("{HEAD}\n[pools.east]\nregion = \"e\"\naddresses = [\"192.0.2.1\"]\n\n[pools.west]\nregion = \"w\"\naddresses = [\"192.0.2.2\"]\n{body}")
+    }
+
+    #[test]
+    fn an_unknown_kind_names_the_known_ones() {
+        let text =
+            with_pools("\n[[policies]]\nname = \"a\"\npolicy = \"random\"\npools = [\"east\"]\n");
+        assert_eq!(
+            errors(&text),
+            ["z.toml:16:10: policy \"random\": expected one of failover, weighted, latency, geoproximity, geolocation, multivalue"]
+        );
+    }
+
+    #[test]
+    fn every_field_of_another_kind_is_reported() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"east\"]\nweights = { east = 1 }\nmax_answers = 2\n",
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:18:11: `weights` applies to weighted policies, not failover",
+                "z.toml:19:15: `max_answers` applies to multivalue policies, not failover",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_member_is_reported() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"east\", \"north\"]\n",
+        );
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            "z.toml:17:18: policy a names pool \"north\", which is not defined (pools: [\"east\", \"west\"]; policies: [\"a\"])"
+        );
+    }
+
+    #[test]
+    fn weighted_members_keep_their_weights() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"w\"\npolicy = \"weighted\"\nweights = { east = 3, west = 1 }\n",
+        );
+        let z = zone(&text);
+        let PolicyKind::Weighted { .. } = &z.policies[0].kind else {
+            panic!("{:?}", z.policies[0].kind);
+        };
+    }
+}

@@ -65,3 +65,49 @@ pub(super) fn geo_overrides(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+    use crate::geo::Continent;
+
+    #[test]
+    fn overrides_clear_host_bits_and_take_the_continent_of_the_country() {
+        let z = zone(&format!(
+            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.1.2.3/8\"\ncountry = \"FR\"\n"
+        ));
+        let o = &z.geo_overrides[0];
+        assert_eq!(o.network.to_string(), "10.0.0.0/8");
+        assert_eq!(
+            o.location.country.map(|c| c.to_string()).as_deref(),
+            Some("FR")
+        );
+        assert_eq!(o.location.continent, Some(Continent::Eu));
+    }
+
+    #[test]
+    fn a_network_is_overridden_once_whatever_its_spelling() {
+        let text = format!(
+            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.0.0.0/8\"\ncountry = \"FR\"\n\n[[geo_overrides]]\nnetwork = \"10.9.9.9/8\"\ncountry = \"DE\"\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["z.toml:11:11: network 10.0.0.0/8 is overridden twice"]
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_reported_at_their_fields() {
+        let text = format!(
+            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.0.0.0/33\"\ncontinent = \"EUR\"\n\n[[geo_overrides]]\nnetwork = \"192.0.2.0/24\"\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:7:11: network: prefix length 33 is longer than 32 bits",
+                "z.toml:8:13: unknown continent code \"EUR\": expected one of AF, AN, AS, EU, NA, OC, SA",
+                "z.toml:10:1: a geo override needs `country`, `continent` or `location`",
+            ]
+        );
+    }
+}

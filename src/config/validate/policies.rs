@@ -177,3 +177,67 @@ pub(super) fn check_budgets(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+    use super::*;
+
+    fn with_pools(body: &str) -> String {
+        format!("{HEAD}\n[pools.east]\nregion = \"e\"\naddresses = [\"192.0.2.1\"]\n\n[pools.west]\nregion = \"w\"\naddresses = [\"192.0.2.2\"]\n{body}")
+    }
+
+    #[test]
+    fn a_cycle_is_reported_at_the_reference_that_closes_it() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"b\", \"east\"]\n\n[[policies]]\nname = \"b\"\npolicy = \"failover\"\npools = [\"west\", \"a\"]\n",
+        );
+        assert_eq!(
+            errors(&text),
+            ["z.toml:22:18: policy cycle a -> b -> a: a policy may not contain itself"]
+        );
+    }
+
+    #[test]
+    fn composition_without_a_cycle_is_fine() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"b\", \"east\"]\n\n[[policies]]\nname = \"b\"\npolicy = \"failover\"\npools = [\"west\"]\n",
+        );
+        let z = zone(&text);
+        assert_eq!(z.policies.len(), 2);
+        assert_eq!(z.policies[0].ttl, DEFAULT_POLICY_TTL);
+        assert_eq!(z.policies[0].when_all_down, AllDown::ServeAll);
+    }
+
+    #[test]
+    fn a_name_is_answered_by_one_thing() {
+        let twice = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"east\"]\n\n[[policies]]\nname = \"A\"\npolicy = \"failover\"\npools = [\"west\"]\n",
+        );
+        assert_eq!(
+            errors(&twice),
+            ["z.toml:20:8: duplicate policy for a.t.test.: already defined at line 15"]
+        );
+        let delegated = with_pools(
+            "\n[[records]]\nname = \"sub\"\nNS = [\"ns.elsewhere.test.\"]\n\n[[policies]]\nname = \"www.sub\"\npolicy = \"failover\"\npools = [\"east\"]\n",
+        );
+        assert_eq!(
+            errors(&delegated),
+            ["z.toml:19:8: policy name www.sub.t.test. is at or below the delegation sub.t.test.: the child zone answers for it"]
+        );
+    }
+
+    #[test]
+    fn ttl_and_all_down_behaviour_are_checked() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"east\"]\nttl = 86401\n\n[[policies]]\nname = \"b\"\npolicy = \"failover\"\npools = [\"east\"]\nwhen_all_down = \"panic\"\n",
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:18:7: ttl 86401 out of range 0..=86400",
+                "z.toml:24:17: when_all_down \"panic\": expected \"serve-all\" (default), \"serve-first\" or \"nodata\"",
+            ]
+        );
+    }
+}

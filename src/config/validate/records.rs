@@ -273,3 +273,74 @@ pub(super) fn check_cname_exclusive(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+    use super::*;
+
+    #[test]
+    fn a_name_is_defined_in_one_entry() {
+        let text = format!(
+            "{HEAD}\n[[records]]\nname = \"www\"\nA = \"192.0.2.1\"\n\n[[records]]\nname = \"WWW\"\nTXT = \"x\"\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["z.toml:11:8: duplicate name www.t.test.: already defined at line 6; put every type of one name in one [[records]] entry"]
+        );
+    }
+
+    #[test]
+    fn a_cname_stands_alone_and_not_at_the_apex() {
+        let beside =
+            format!("{HEAD}\n[[records]]\nname = \"www\"\nA = \"192.0.2.1\"\nCNAME = \"other\"\n");
+        assert_eq!(
+            errors(&beside),
+            ["z.toml:9:9: CNAME at www.t.test. beside other data: a CNAME must be the only record at its name (RFC 1034 §3.6.2)"]
+        );
+        let apex = format!("{HEAD}\n[[records]]\nname = \"@\"\nCNAME = \"other\"\n");
+        assert_eq!(
+            errors(&apex),
+            ["z.toml:8:9: CNAME at the zone apex: the apex must hold SOA and NS (RFC 1912 §2.4)"]
+        );
+    }
+
+    #[test]
+    fn relative_names_are_completed_and_long_text_is_split() {
+        let long = "x".repeat(300);
+        let z = zone(&format!(
+            "{HEAD}\n[[records]]\nname = \"mail\"\nMX = \"10 mx\"\nTXT = \"{long}\"\nttl = 60\n"
+        ));
+        let mx = z
+            .records
+            .iter()
+            .find(|r| r.record_type() == RecordType::MX)
+            .unwrap();
+        assert_eq!(mx.ttl, 60);
+        assert_eq!(mx.data.to_string(), "10 mx.t.test.");
+        let txt = z
+            .records
+            .iter()
+            .find(|r| r.record_type() == RecordType::TXT)
+            .unwrap();
+        let RData::TXT(t) = &txt.data else {
+            panic!("{txt:?}")
+        };
+        let lens: Vec<usize> = t.txt_data.iter().map(|c| c.len()).collect();
+        assert_eq!(lens, [255, 45]);
+    }
+
+    #[test]
+    fn bad_addresses_and_apex_ns_entries_are_reported() {
+        let text = format!(
+            "{HEAD}\n[[records]]\nname = \"www\"\nAAAA = \"192.0.2.1\"\n\n[[records]]\nname = \"@\"\nNS = \"ns2\"\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:8:8: AAAA \"192.0.2.1\" is not an IPv6 address",
+                "z.toml:12:6: apex NS records come from `nameservers` in [zone]",
+            ]
+        );
+    }
+}
