@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::{ConfigError, Locator};
+use super::error::{ConfigError, SpanLocator};
 
 type S<T> = Spanned<T>;
 
@@ -144,36 +144,50 @@ impl Default for MassFailure {
     }
 }
 
-pub(super) fn parse(loc: &Locator<'_>, raw: RawAgents) -> Result<AgentsConfig, ConfigError> {
+/// The `[agents]` section, one setting after another; the first bad one is the error.
+pub(super) fn parse(loc: &SpanLocator<'_>, raw: RawAgents) -> Result<AgentsConfig, ConfigError> {
+    Ok(AgentsConfig {
+        secret: secret(loc, &raw.secret_file)?,
+        report_to: report_to(loc, &raw.report_to)?,
+        regions: regions(loc, raw.regions)?,
+        staleness: staleness(loc, raw.staleness.as_ref())?,
+        batch: batch(loc, raw.batch.as_ref())?,
+        mass_failure: mass_failure(loc, raw.mass_failure.as_ref())?,
+    })
+}
+
+/// `secret_file`, relative to the server file: the shared key agents sign reports with.
+fn secret(loc: &SpanLocator<'_>, secret_file: &S<String>) -> Result<Secret, ConfigError> {
     let base = loc.file().parent().unwrap_or(Path::new("."));
-    let secret_path = base.join(raw.secret_file.get_ref());
-    let secret = match std::fs::read(&secret_path) {
+    let secret_path = base.join(secret_file.get_ref());
+    match std::fs::read(&secret_path) {
         Ok(bytes) => {
             // Files written by editors and `echo` end with a newline that is not key material.
             let trimmed = bytes.trim_ascii();
             if trimmed.len() < MIN_SECRET {
                 return Err(loc.error(
-                    raw.secret_file.span(),
+                    secret_file.span(),
                     format!(
                         "secret_file {}: the secret is {} bytes; at least {MIN_SECRET} are needed (e.g. `head -c 32 /dev/urandom | base64 > {}`)",
                         secret_path.display(),
                         trimmed.len(),
-                        raw.secret_file.get_ref()
+                        secret_file.get_ref()
                     ),
                 ));
             }
-            Secret::new(trimmed)
+            Ok(Secret::new(trimmed))
         }
-        Err(e) => {
-            return Err(loc.error(
-                raw.secret_file.span(),
-                format!("secret_file {}: cannot read: {e}", secret_path.display()),
-            ))
-        }
-    };
+        Err(e) => Err(loc.error(
+            secret_file.span(),
+            format!("secret_file {}: cannot read: {e}", secret_path.display()),
+        )),
+    }
+}
 
+/// `report_to`: the nameservers' report endpoints, each listed once.
+fn report_to(loc: &SpanLocator<'_>, raw: &[S<String>]) -> Result<Vec<reqwest::Url>, ConfigError> {
     let mut report_to = Vec::new();
-    for u in &raw.report_to {
+    for u in raw {
         let url = reqwest::Url::parse(u.get_ref())
             .map_err(|e| loc.error(u.span(), format!("report_to {:?}: {e}", u.get_ref())))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -193,33 +207,42 @@ pub(super) fn parse(loc: &Locator<'_>, raw: RawAgents) -> Result<AgentsConfig, C
         }
         report_to.push(url);
     }
+    Ok(report_to)
+}
 
-    let regions = match raw.regions {
-        None => None,
-        Some(list) => {
-            let mut out: Vec<Arc<str>> = Vec::new();
-            for r in list.get_ref() {
-                let name = r.get_ref().trim();
-                if name.is_empty() {
-                    return Err(loc.error(r.span(), "region name is empty"));
-                }
-                if out.iter().any(|x| &**x == name) {
-                    return Err(loc.error(r.span(), format!("region {name:?} listed twice")));
-                }
-                out.push(name.into());
-            }
-            if out.is_empty() {
-                return Err(loc.error(
-                    list.span(),
-                    "regions is empty: leave it out to accept any region",
-                ));
-            }
-            Some(out)
-        }
+/// `regions`: the regions whose reports are accepted; `None` accepts any.
+fn regions(
+    loc: &SpanLocator<'_>,
+    raw: Option<S<Vec<S<String>>>>,
+) -> Result<Option<Vec<Arc<str>>>, ConfigError> {
+    let list = match raw {
+        None => return Ok(None),
+        Some(list) => list,
     };
+    let mut out: Vec<Arc<str>> = Vec::new();
+    for r in list.get_ref() {
+        let name = r.get_ref().trim();
+        if name.is_empty() {
+            return Err(loc.error(r.span(), "region name is empty"));
+        }
+        if out.iter().any(|x| &**x == name) {
+            return Err(loc.error(r.span(), format!("region {name:?} listed twice")));
+        }
+        out.push(name.into());
+    }
+    if out.is_empty() {
+        return Err(loc.error(
+            list.span(),
+            "regions is empty: leave it out to accept any region",
+        ));
+    }
+    Ok(Some(out))
+}
 
-    let staleness = match &raw.staleness {
-        None => Staleness::default(),
+/// `staleness`: how long a vantage's last report counts.
+fn staleness(loc: &SpanLocator<'_>, raw: Option<&S<String>>) -> Result<Staleness, ConfigError> {
+    match raw {
+        None => Ok(Staleness::default()),
         Some(s) => parse_staleness(s.get_ref()).ok_or_else(|| {
             loc.error(
                 s.span(),
@@ -228,22 +251,31 @@ pub(super) fn parse(loc: &Locator<'_>, raw: RawAgents) -> Result<AgentsConfig, C
                     s.get_ref()
                 ),
             )
-        })?,
-    };
+        }),
+    }
+}
 
-    let batch = match &raw.batch {
-        None => DEFAULT_BATCH,
+/// `batch`: how long an agent gathers results before sending them.
+fn batch(loc: &SpanLocator<'_>, raw: Option<&S<String>>) -> Result<Duration, ConfigError> {
+    match raw {
+        None => Ok(DEFAULT_BATCH),
         Some(b) => duration_in(
             loc,
             b,
             "batch",
             Duration::from_millis(10),
             Duration::from_secs(10),
-        )?,
-    };
+        ),
+    }
+}
 
+/// `[agents.mass_failure]`: when many targets fail at once, suspect the vantage.
+fn mass_failure(
+    loc: &SpanLocator<'_>,
+    raw: Option<&S<RawMassFailure>>,
+) -> Result<MassFailure, ConfigError> {
     let mut mass_failure = MassFailure::default();
-    if let Some(m) = &raw.mass_failure {
+    if let Some(m) = raw {
         let m = m.get_ref();
         if let Some(f) = &m.fraction {
             let v = *f.get_ref();
@@ -272,15 +304,7 @@ pub(super) fn parse(loc: &Locator<'_>, raw: RawAgents) -> Result<AgentsConfig, C
             )?);
         }
     }
-
-    Ok(AgentsConfig {
-        secret,
-        report_to,
-        regions,
-        staleness,
-        batch,
-        mass_failure,
-    })
+    Ok(mass_failure)
 }
 
 fn parse_staleness(s: &str) -> Option<Staleness> {
@@ -300,7 +324,7 @@ fn parse_staleness(s: &str) -> Option<Staleness> {
 }
 
 fn duration_in(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     raw: &S<String>,
     what: &str,
     lo: Duration,

@@ -65,13 +65,13 @@ impl From<ConfigError> for ConfigErrors {
 }
 
 /// Turns byte offsets from toml spans into 1-based line:column, for one file's text.
-pub struct Locator<'a> {
+pub struct SpanLocator<'a> {
     file: &'a Path,
     line_starts: Vec<usize>,
     text: &'a str,
 }
 
-impl<'a> Locator<'a> {
+impl<'a> SpanLocator<'a> {
     pub fn new(file: &'a Path, text: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn offsets_map_to_lines_and_columns() {
         let text = "a = 1\nbb = 2\n\nccc";
-        let l = Locator::new(Path::new("f.toml"), text);
+        let l = SpanLocator::new(Path::new("f.toml"), text);
         assert_eq!(l.line_col(0), (1, 1));
         assert_eq!(l.line_col(4), (1, 5));
         assert_eq!(l.line_col(6), (2, 1));

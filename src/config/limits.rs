@@ -6,8 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::{ConfigError, Locator};
-use crate::dns::rrl::RrlConfig;
+use super::error::{ConfigError, SpanLocator};
 
 /// Resource limits on the DNS transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +34,34 @@ impl Default for Limits {
     }
 }
 
+/// Response rate limiting settings (the `[rrl]` section), taken by `dns::rrl::Rrl`.
+#[derive(Debug, Clone)]
+pub struct RrlConfig {
+    /// Identical responses per second per client network.
+    pub rate: u32,
+    /// Every n-th limited response is slipped (sent truncated); 0 drops them all.
+    pub slip: u32,
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+    /// Networks never limited (monitoring, known resolvers).
+    pub exempt: Vec<ipnet::IpNet>,
+    /// Slots in the table; rounded up to a power of two.
+    pub table_size: usize,
+}
+
+impl Default for RrlConfig {
+    fn default() -> Self {
+        Self {
+            rate: 20,
+            slip: 2,
+            ipv4_prefix: 24,
+            ipv6_prefix: 56,
+            exempt: Vec::new(),
+            table_size: 1 << 16,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
@@ -57,7 +84,7 @@ pub(super) struct RawRrl {
 }
 
 fn int(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     v: &Option<Spanned<i64>>,
     what: &str,
     lo: i64,
@@ -75,7 +102,7 @@ fn int(
 }
 
 fn duration(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     v: &Option<Spanned<String>>,
     what: &str,
     default: Duration,
@@ -95,7 +122,7 @@ fn duration(
         })
 }
 
-pub(super) fn limits(loc: &Locator<'_>, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
+pub(super) fn limits(loc: &SpanLocator<'_>, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
     let d = Limits::default();
     let Some(raw) = raw else { return Ok(d) };
     Ok(Limits {
@@ -132,7 +159,7 @@ pub(super) fn limits(loc: &Locator<'_>, raw: Option<RawLimits>) -> Result<Limits
 }
 
 pub(super) fn rrl(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     raw: Option<RawRrl>,
 ) -> Result<Option<RrlConfig>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };

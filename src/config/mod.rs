@@ -5,7 +5,6 @@ pub mod agents;
 pub mod error;
 pub mod limits;
 pub mod masterfile;
-mod policies;
 pub mod server;
 pub mod validate;
 pub mod zonefile;
@@ -16,7 +15,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::LowerName;
 
-pub use error::{ConfigError, ConfigErrors, Locator};
+pub use error::{ConfigError, ConfigErrors, SpanLocator};
 pub use server::ServerConfig;
 
 use crate::zone::{Zone, ZoneSet};
@@ -31,7 +30,7 @@ pub fn load_zone_file(path: &Path) -> Result<Zone, Vec<ConfigError>> {
 /// Parse and validate a zone policy file's text; `path` is used for messages and to
 /// resolve `records_file`.
 pub fn parse_zone(path: &Path, text: &str) -> Result<Zone, Vec<ConfigError>> {
-    let loc = Locator::new(path, text);
+    let loc = SpanLocator::new(path, text);
     let raw: zonefile::ZoneFile = toml::from_str(text).map_err(|e| {
         vec![match e.span() {
             Some(span) => loc.error(span, e.message().trim().to_string()),

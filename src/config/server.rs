@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::agents::{self, AgentsConfig, RawAgents};
-use super::error::{ConfigError, Locator};
+use super::error::{ConfigError, SpanLocator};
 use crate::geo::Coord;
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +111,7 @@ pub struct ServerConfig {
     /// What one client may cost: TCP connections, timeouts, query size.
     pub limits: super::limits::Limits,
     /// Response rate limiting on UDP; off unless the file has an `[rrl]` section.
-    pub rrl: Option<crate::dns::rrl::RrlConfig>,
+    pub rrl: Option<super::limits::RrlConfig>,
     /// Answer common UDP queries from prepared wire replies; `false` sends every query
     /// through the general path (same answers, slower; for comparison and tests).
     pub udp_fast_path: bool,
@@ -166,7 +166,7 @@ impl ServerConfig {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let loc = Locator::new(path, text);
+        let loc = SpanLocator::new(path, text);
         let raw: ServerFile = toml::from_str(text).map_err(|e| match e.span() {
             Some(span) => loc.error(span, e.message().to_string()),
             None => ConfigError::whole_file(path, e.message().to_string()),
@@ -239,7 +239,7 @@ impl ServerConfig {
 }
 
 fn raw_control(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     base: &Path,
     raw: Option<RawControl>,
 ) -> Result<Option<ControlConfig>, ConfigError> {
@@ -265,7 +265,7 @@ fn raw_control(
 }
 
 fn raw_alerts(
-    loc: &Locator<'_>,
+    loc: &SpanLocator<'_>,
     raw: Option<RawAlerts>,
 ) -> Result<Option<AlertsConfig>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };

@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::ResponseCode;
 
+// The settings are config's (parsed with the server file); RRL only takes them.
+pub use crate::config::limits::RrlConfig;
+
 /// What to do with one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -41,33 +44,6 @@ impl Class {
             ResponseCode::NoError => Class::NoData,
             ResponseCode::NXDomain => Class::NxDomain,
             _ => Class::Error,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RrlConfig {
-    /// Identical responses per second per client network.
-    pub rate: u32,
-    /// Every n-th limited response is slipped (sent truncated); 0 drops them all.
-    pub slip: u32,
-    pub ipv4_prefix: u8,
-    pub ipv6_prefix: u8,
-    /// Networks never limited (monitoring, known resolvers).
-    pub exempt: Vec<ipnet::IpNet>,
-    /// Slots in the table; rounded up to a power of two.
-    pub table_size: usize,
-}
-
-impl Default for RrlConfig {
-    fn default() -> Self {
-        Self {
-            rate: 20,
-            slip: 2,
-            ipv4_prefix: 24,
-            ipv6_prefix: 56,
-            exempt: Vec::new(),
-            table_size: 1 << 16,
         }
     }
 }

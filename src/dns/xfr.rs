@@ -42,7 +42,7 @@ pub fn axfr(table: &RoutingTable, message: &Message, src: IpAddr, frames: &mut V
     };
     // A v4 client on a dual-stack listener arrives as ::ffff:a.b.c.d.
     let src = src.to_canonical();
-    if !zone.allow_transfer.iter().any(|net| net.contains(src)) {
+    if !zone.allow_transfer.iter().any(|net| net.contains(&src)) {
         debug!(%src, zone = %zone.origin, "zone transfer refused: address not in allow_transfer");
         return false;
     }

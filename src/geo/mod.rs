@@ -2,8 +2,9 @@
 //! facts policies use (country, continent, coordinates) plus the length of the network
 //! prefix that decided them, which becomes the ECS scope of the answer.
 //!
-//! The value types here (`Coord`, `Country`, `Continent`, `Cidr`) are plain data that
-//! `zone` and `config` use too; this module imports nothing else of ours.
+//! The value types here (`Coord`, `Country`, `Continent`) are plain data that `zone` and
+//! `config` use too; networks are `ipnet::IpNet`, read by `parse_network`. This module
+//! imports nothing else of ours.
 
 pub mod countries;
 pub mod db;
@@ -12,6 +13,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
+
+use ipnet::IpNet;
 
 pub use db::{GeoDb, GeoError};
 
@@ -155,55 +158,22 @@ pub struct Location {
     pub coord: Option<Coord>,
 }
 
-/// An IP network: address and prefix length, host bits cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cidr {
-    addr: IpAddr,
-    len: u8,
-}
-
-impl Cidr {
-    pub fn new(addr: IpAddr, len: u8) -> Option<Cidr> {
-        (len <= max_len(addr)).then(|| Cidr {
-            addr: mask(addr, len),
-            len,
-        })
-    }
-
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    pub fn prefix_len(&self) -> u8 {
-        self.len
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        same_family(self.addr, ip) && common_prefix(self.addr, ip) >= self.len
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (a, l) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?} is not a network: expected address/prefix"))?;
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{a:?} is not an IP address"))?;
-        let len: u8 = l
-            .parse()
-            .map_err(|_| format!("prefix length {l:?} is not a number"))?;
-        Cidr::new(addr, len)
-            .ok_or_else(|| format!("prefix length {len} is longer than {} bits", max_len(addr)))
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
+/// `address/prefix` as a network, host bits cleared (`192.0.2.77/25` is `192.0.2.0/25`):
+/// zone files have always been read that way. The messages are the ones zone validation
+/// reports, so they say what was expected rather than what `ipnet` found.
+pub fn parse_network(s: &str) -> Result<IpNet, String> {
+    let (a, l) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not a network: expected address/prefix"))?;
+    let addr: IpAddr = a
+        .parse()
+        .map_err(|_| format!("{a:?} is not an IP address"))?;
+    let len: u8 = l
+        .parse()
+        .map_err(|_| format!("prefix length {l:?} is not a number"))?;
+    IpNet::new(addr, len)
+        .map(|n| n.trunc())
+        .map_err(|_| format!("prefix length {len} is longer than {} bits", max_len(addr)))
 }
 
 /// 32 for IPv4, 128 for IPv6.
@@ -254,7 +224,8 @@ fn common_prefix(a: IpAddr, b: IpAddr) -> u8 {
 /// An operator's statement about a network, from a zone file; wins over the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {
-    pub network: Cidr,
+    /// Host bits cleared (see `parse_network`).
+    pub network: IpNet,
     pub location: Location,
 }
 
@@ -269,15 +240,11 @@ pub struct Locator {
 impl Locator {
     pub fn new(db: Option<Arc<GeoDb>>, overrides: &[Override]) -> Locator {
         let mut o = overrides.to_vec();
-        o.sort_by_key(|x| std::cmp::Reverse(x.network.len));
+        o.sort_by_key(|x| std::cmp::Reverse(x.network.prefix_len()));
         Locator {
             db,
             overrides: o.into(),
         }
-    }
-
-    pub fn has_db(&self) -> bool {
-        self.db.is_some()
     }
 
     /// Where `ip` is, and the prefix length of the network that decided it: every
@@ -287,8 +254,8 @@ impl Locator {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        let (location, base) = match self.overrides.iter().find(|o| o.network.contains(ip)) {
-            Some(o) => (o.location, o.network.len),
+        let (location, base) = match self.overrides.iter().find(|o| o.network.contains(&ip)) {
+            Some(o) => (o.location, o.network.prefix_len()),
             None => match &self.db {
                 Some(db) => db.lookup(ip),
                 None => (Location::default(), 0),
@@ -302,10 +269,11 @@ impl Locator {
     fn narrowed(&self, ip: IpAddr, base: u8) -> u8 {
         let mut prefix = base;
         for o in self.overrides.iter() {
-            if o.network.len <= base || !same_family(o.network.addr, ip) || o.network.contains(ip) {
+            let net = o.network.addr();
+            if o.network.prefix_len() <= base || !same_family(net, ip) || o.network.contains(&ip) {
                 continue;
             }
-            let shared = common_prefix(o.network.addr, ip);
+            let shared = common_prefix(net, ip);
             if shared >= base {
                 prefix = prefix.max(shared + 1);
             }
@@ -349,19 +317,35 @@ mod tests {
     }
 
     #[test]
-    fn cidrs_clear_host_bits_and_match_their_family_only() {
-        let c: Cidr = "192.0.2.77/25".parse().unwrap();
+    fn networks_clear_host_bits_and_match_their_family_only() {
+        let c = parse_network("192.0.2.77/25").unwrap();
         assert_eq!(c.to_string(), "192.0.2.0/25");
-        assert!(c.contains(ip("192.0.2.127")));
-        assert!(!c.contains(ip("192.0.2.128")));
-        assert!(!c.contains(ip("::ffff:192.0.2.1")));
-        let v6: Cidr = "2001:db8:1::/48".parse().unwrap();
-        assert!(v6.contains(ip("2001:db8:1:ffff::1")));
-        assert!(!v6.contains(ip("2001:db8:2::1")));
-        assert!("192.0.2.0/33".parse::<Cidr>().is_err());
-        assert!("192.0.2.0".parse::<Cidr>().is_err());
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains(ip("203.0.113.1")));
+        assert!(c.contains(&ip("192.0.2.127")));
+        assert!(!c.contains(&ip("192.0.2.128")));
+        assert!(!c.contains(&ip("::ffff:192.0.2.1")));
+        let v6 = parse_network("2001:db8:1::/48").unwrap();
+        assert!(v6.contains(&ip("2001:db8:1:ffff::1")));
+        assert!(!v6.contains(&ip("2001:db8:2::1")));
+        assert_eq!(
+            parse_network("192.0.2.0/33"),
+            Err("prefix length 33 is longer than 32 bits".to_string())
+        );
+        assert_eq!(
+            parse_network("192.0.2.0"),
+            Err("\"192.0.2.0\" is not a network: expected address/prefix".to_string())
+        );
+        assert_eq!(
+            parse_network("192.0.2.x/24"),
+            Err("\"192.0.2.x\" is not an IP address".to_string())
+        );
+        assert_eq!(
+            parse_network("192.0.2.0/x"),
+            Err("prefix length \"x\" is not a number".to_string())
+        );
+        let all = parse_network("0.0.0.0/0").unwrap();
+        assert!(all.contains(&ip("203.0.113.1")));
+        // Two spellings of one network are one network (duplicate overrides rely on it).
+        assert_eq!(parse_network("10.1.2.3/8"), parse_network("10.0.0.0/8"));
     }
 
     fn at(country: &str) -> Location {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, Record};
 
 pub mod budget;
-use crate::geo::{Cidr, Continent, Coord, Country, Override};
+use crate::geo::{Continent, Coord, Country, Override};
 
 pub mod summary;
 
@@ -66,7 +66,7 @@ pub struct Zone {
     /// Operator statements about where client networks are; they win over the database.
     pub geo_overrides: Vec<Override>,
     /// Who may transfer the zone (AXFR over TCP); empty: nobody.
-    pub allow_transfer: Vec<Cidr>,
+    pub allow_transfer: Vec<ipnet::IpNet>,
 }
 
 /// A group of addresses in one region that stand or fall together.

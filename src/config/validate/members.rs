@@ -1,6 +1,6 @@
 //! Validating what each routing policy kind chooses among: members (pools, or other
 //! policies by label), weights, geolocation rules, coordinates and bias, latency tables,
-//! answer counts; composition cycles; and the zone's client-location overrides.
+//! answer counts; and composition cycles.
 //!
 //! A field that belongs to another kind is an error rather than silently ignored: a
 //! `weights` table on a failover policy is a mistake the operator wants to hear about.
@@ -10,9 +10,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::validate::{int_in, Ctx};
-use super::zonefile::{self, S};
-use crate::geo::{Cidr, Continent, Coord, Country, Location, Override};
+use super::super::zonefile::{self, S};
+use super::ctx::{int_in, Ctx};
+use crate::geo::{Continent, Country};
 use crate::zone::{Hysteresis, Member, PolicyKind, Pool};
 
 /// Route 53's default for multivalue answers.
@@ -524,78 +524,60 @@ pub(super) fn check_cycles(cx: &mut Ctx<'_>, edges: &[Edge]) {
     }
 }
 
-/// A `location = { lat, lon }` within range.
-pub(super) fn coord(cx: &mut Ctx<'_>, raw: &S<zonefile::Location>) -> Option<Coord> {
-    let l = raw.get_ref();
-    Coord::new(l.lat, l.lon).or_else(|| {
-        cx.err(
-            raw.span(),
-            format!(
-                "location ({}, {}) out of range: lat -90..=90, lon -180..=180",
-                l.lat, l.lon
-            ),
-        )
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{errors, zone, HEAD};
+    use super::*;
 
-/// `[[geo_overrides]]` entries.
-pub(super) fn geo_overrides(
-    cx: &mut Ctx<'_>,
-    raw: &[S<zonefile::GeoOverrideEntry>],
-) -> Vec<Override> {
-    let mut out: Vec<Override> = Vec::new();
-    for entry in raw {
-        let e = entry.get_ref();
-        let network = match e.network.get_ref().parse::<Cidr>() {
-            Ok(n) => Some(n),
-            Err(msg) => cx.err(e.network.span(), format!("network: {msg}")),
-        };
-        let country = e.country.as_ref().and_then(|c| {
-            Country::known(c.get_ref()).or_else(|| {
-                cx.err(
-                    c.span(),
-                    format!(
-                        "unknown country code {:?}: expected an ISO 3166-1 alpha-2 code",
-                        c.get_ref()
-                    ),
-                )
-            })
-        });
-        let continent = e.continent.as_ref().and_then(|c| {
-            c.get_ref().parse::<Continent>().ok().or_else(|| {
-                cx.err(
-                    c.span(),
-                    format!(
-                        "unknown continent code {:?}: expected one of AF, AN, AS, EU, NA, OC, SA",
-                        c.get_ref()
-                    ),
-                )
-            })
-        });
-        let at = e.location.as_ref().and_then(|l| coord(cx, l));
-        if e.country.is_none() && e.continent.is_none() && e.location.is_none() {
-            cx.err::<()>(
-                entry.span(),
-                "a geo override needs `country`, `continent` or `location`",
-            );
-            continue;
-        }
-        let Some(network) = network else { continue };
-        if let Some(first) = out.iter().find(|o| o.network == network) {
-            cx.err::<()>(
-                e.network.span(),
-                format!("network {} is overridden twice", first.network),
-            );
-            continue;
-        }
-        out.push(Override {
-            network,
-            location: Location {
-                country,
-                continent: continent.or_else(|| country.and_then(|c| c.continent())),
-                coord: at,
-            },
-        });
+    fn with_pools(body: &str) -> String {
+        format!("{HEAD}\n[pools.east]\nregion = \"e\"\naddresses = [\"192.0.2.1\"]\n\n[pools.west]\nregion = \"w\"\naddresses = [\"192.0.2.2\"]\n{body}")
     }
-    out
+
+    #[test]
+    fn an_unknown_kind_names_the_known_ones() {
+        let text =
+            with_pools("\n[[policies]]\nname = \"a\"\npolicy = \"random\"\npools = [\"east\"]\n");
+        assert_eq!(
+            errors(&text),
+            ["z.toml:16:10: policy \"random\": expected one of failover, weighted, latency, geoproximity, geolocation, multivalue"]
+        );
+    }
+
+    #[test]
+    fn every_field_of_another_kind_is_reported() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"east\"]\nweights = { east = 1 }\nmax_answers = 2\n",
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:18:11: `weights` applies to weighted policies, not failover",
+                "z.toml:19:15: `max_answers` applies to multivalue policies, not failover",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_member_is_reported() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"a\"\npolicy = \"failover\"\npools = [\"east\", \"north\"]\n",
+        );
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            "z.toml:17:18: policy a names pool \"north\", which is not defined (pools: [\"east\", \"west\"]; policies: [\"a\"])"
+        );
+    }
+
+    #[test]
+    fn weighted_members_keep_their_weights() {
+        let text = with_pools(
+            "\n[[policies]]\nname = \"w\"\npolicy = \"weighted\"\nweights = { east = 3, west = 1 }\n",
+        );
+        let z = zone(&text);
+        let PolicyKind::Weighted { .. } = &z.policies[0].kind else {
+            panic!("{:?}", z.policies[0].kind);
+        };
+    }
 }

@@ -1,0 +1,141 @@
+//! Turns a parsed zone policy file into a checked `zone::Zone`, or every error it has.
+//!
+//! Rejects what would serve wrong answers: unknown or malformed values, duplicate names,
+//! CNAME beside other data, policy names that collide with static records, references to
+//! missing pools or checks, out-of-range TTLs and thresholds. One pass per section, each
+//! in its file, in the order below; they share only ctx.rs.
+
+mod checks;
+mod ctx;
+mod header;
+mod members;
+mod overrides;
+mod policies;
+mod pools;
+mod records;
+
+use std::path::Path;
+
+use super::error::{ConfigError, SpanLocator};
+use super::zonefile;
+use crate::zone::Zone;
+use ctx::Ctx;
+
+/// Validate one zone policy file. `text` is its content, for positions.
+pub fn validate(
+    file: &Path,
+    text: &str,
+    raw: zonefile::ZoneFile,
+) -> Result<Zone, Vec<ConfigError>> {
+    let mut cx = Ctx::new(SpanLocator::new(file, text));
+    let zone = build(&mut cx, file, raw);
+    match zone {
+        Some(z) if cx.errors.is_empty() => Ok(z),
+        _ => Err(cx.errors),
+    }
+}
+
+/// The passes in order: the header and static records, then checks, the pools that use
+/// them, the policies over the pools, and the zone-wide lists. Without an origin or an
+/// apex SOA there is no zone to go on with.
+fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone> {
+    let header_span = raw.zone.span();
+    let header = raw.zone.into_inner();
+    let origin = header::origin(cx, &header.origin)?;
+    let default_ttl = header::default_ttl(cx, &header);
+    let mut statics = records::statics(cx, file, &header, &raw.records, &origin, default_ttl);
+    let soa = header::apex_soa(
+        cx,
+        &header,
+        header_span.clone(),
+        &origin,
+        default_ttl,
+        &mut statics.records,
+    )?;
+    header::apex_ns(
+        cx,
+        &header,
+        header_span.clone(),
+        &origin,
+        default_ttl,
+        &mut statics.records,
+    );
+    records::check_cname_exclusive(cx, &statics.records, &statics.defined_at, header_span);
+    let checks = checks::checks(cx, &origin, &raw.checks);
+    let pools = pools::pools(cx, &raw.pools, &checks);
+    let policies = policies::policies(cx, &raw.policies, &origin, &statics, &pools);
+    let geo_overrides = overrides::geo_overrides(cx, &raw.geo_overrides);
+    let allow_transfer = header::allow_transfer(cx, &header.allow_transfer);
+    policies::check_budgets(cx, file, &policies, &pools, &checks);
+    Some(Zone {
+        origin,
+        file: file.to_path_buf(),
+        soa,
+        records: statics.records,
+        pools,
+        checks,
+        policies,
+        geo_overrides,
+        allow_transfer,
+    })
+}
+
+/// What the passes' unit tests share: a valid zone header and the errors of a file.
+#[cfg(test)]
+pub(super) mod testing {
+    use std::path::Path;
+
+    use crate::zone::Zone;
+
+    /// Four lines; a body appended to it starts at line 5.
+    pub(crate) const HEAD: &str = "[zone]\norigin = \"t.test.\"\nnameservers = [\"ns1.t.test.\"]\nsoa = { mname = \"ns1.t.test.\", rname = \"hostmaster.t.test.\" }\n";
+
+    /// Every error of the file, as `file:line:column: message`; empty when it is valid.
+    pub(crate) fn errors(text: &str) -> Vec<String> {
+        match crate::config::parse_zone(Path::new("z.toml"), text) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    pub(crate) fn zone(text: &str) -> Zone {
+        crate::config::parse_zone(Path::new("z.toml"), text)
+            .unwrap_or_else(|e| panic!("{text}\n{e:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{errors, zone, HEAD};
+
+    #[test]
+    fn a_minimal_zone_is_valid() {
+        let z = zone(HEAD);
+        assert_eq!(z.origin.to_string(), "t.test.");
+        assert_eq!(z.records.len(), 2, "SOA and NS: {:?}", z.records);
+        assert!(z.pools.is_empty() && z.policies.is_empty());
+    }
+
+    #[test]
+    fn errors_of_every_pass_are_reported_together_in_pass_order() {
+        let text = format!(
+            "{HEAD}\n[checks.c]\nkind = \"tcp\"\nport = 0\n\n[pools.p]\nregion = \"\"\naddresses = [\"192.0.2.1\"]\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:8:8: port 0 out of range 1..=65535",
+                "z.toml:11:10: region is empty",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_an_apex_soa_the_later_passes_do_not_run() {
+        let text = "[zone]\norigin = \"t.test.\"\nnameservers = [\"ns1.t.test.\"]\n\n[checks.c]\nkind = \"tcp\"\nport = 0\n";
+        assert_eq!(
+            errors(text),
+            ["z.toml:1:1: zone t.test. has no SOA: add `soa = { mname = ..., rname = ... }` to [zone] or give one in records_file"]
+        );
+    }
+}
