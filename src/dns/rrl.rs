@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hickory_proto::op::ResponseCode;
 
 // The settings are config's (parsed with the server file); RRL only takes them.
-pub use crate::config::limits::RrlConfig;
+use crate::config::limits::RrlConfig;
 
 /// What to do with one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
