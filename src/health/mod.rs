@@ -10,22 +10,22 @@
 //! answers.
 
 pub mod aggregate;
-pub mod check;
+mod check;
 pub mod guard;
-mod http1;
 pub mod latency;
 pub mod metrics;
 pub mod monitor;
 pub mod persist;
+pub mod probe;
 pub mod quorum;
 pub mod snapshot;
 pub mod state;
 pub mod view;
 
 pub use aggregate::{DecisionConfig, Vantage};
-pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
 pub use metrics::HealthMetrics;
 pub use monitor::{HealthMonitor, MonitorOptions, Observation, QuorumHandle};
+pub use probe::{ProbeOutcome, ProbeReason, Prober, ProberError};
 pub use snapshot::{HealthSnapshot, TargetStatus};
 pub use state::{Health, TargetState};
 pub use view::QuorumView;

@@ -19,8 +19,8 @@ use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::aggregate::{Aggregator, DecisionConfig};
-use super::check::{ProbeOutcome, ProbeReason, Prober};
 use super::metrics::HealthMetrics;
+use super::probe::{ProbeOutcome, ProbeReason, Prober};
 use super::snapshot::HealthSnapshot;
 use super::view::QuorumView;
 use crate::zone::{CheckSpec, Target};
