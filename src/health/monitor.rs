@@ -18,24 +18,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::aggregate::{Aggregator, DecisionConfig};
+use super::decide::{Aggregator, DecisionConfig};
 use super::metrics::HealthMetrics;
+use super::observation::Observation;
 use super::probe::{ProbeOutcome, ProbeReason, Prober};
 use super::snapshot::HealthSnapshot;
 use super::view::QuorumView;
 use crate::zone::{CheckSpec, Target};
-
-/// One probe result, from this process or from a probe agent in another region.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
-    pub target: Target,
-    pub region: Arc<str>,
-    /// The process that probed: each has its own fall/rise run (see `aggregate`).
-    pub sender: Arc<str>,
-    pub ok: bool,
-    pub reason: String,
-    pub latency: Duration,
-}
 
 /// Room for a burst of results from every prober at once; beyond that probers wait, which
 /// only delays their next probe.
@@ -232,10 +221,6 @@ impl HealthMonitor {
         QuorumHandle {
             views: self.views.clone(),
         }
-    }
-
-    pub fn local_region(&self) -> &Arc<str> {
-        &self.local_region
     }
 
     /// This process's name as a prober.
@@ -444,8 +429,7 @@ fn spawn_aggregator(
     stop: CancellationToken,
     metrics: Arc<HealthMetrics>,
 ) -> SpawnedAggregator {
-    let mut agg = Aggregator::new(local_region, decisions);
-    agg.metrics = metrics;
+    let mut agg = Aggregator::new(local_region, decisions, metrics);
     agg.set_targets(targets.clone());
     let (snap_tx, snap_rx) = watch::channel(Arc::new(agg.snapshot()));
     let (obs_tx, mut obs_rx) = mpsc::channel(OBSERVATION_QUEUE);
@@ -470,8 +454,7 @@ fn spawn_aggregator(
                 _ = sleep_until(publish_at), if pending => {
                     pending = false;
                     last = Some(Instant::now());
-                    agg.generation += 1;
-                    snap_tx.send_replace(Arc::new(agg.snapshot()));
+                    snap_tx.send_replace(Arc::new(agg.publish()));
                     continue;
                 }
                 // Target changes first: a removed target's late results are then dropped.

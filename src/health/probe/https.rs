@@ -10,7 +10,7 @@ use reqwest::header::{HeaderValue, CONNECTION, HOST};
 use reqwest::{redirect, Client, Url};
 
 use super::reason::{classify_io, BodySearch, ProbeReason};
-use super::{ProberError, Request, USER_AGENT};
+use super::request::{ProberError, Request, USER_AGENT};
 use crate::zone::HttpCheck;
 
 #[derive(Debug, Clone)]
