@@ -11,6 +11,7 @@ mod http1;
 mod https;
 mod reason;
 mod request;
+pub mod schedule;
 mod tcp;
 
 use std::net::{IpAddr, SocketAddr};
