@@ -168,7 +168,7 @@ fn region_votes(view: &QuorumView, check: &str, addr: IpAddr) -> Option<Vec<Regi
             .iter()
             .map(|r| RegionVote {
                 region: r.region.clone(),
-                health: r.health,
+                health: r.health.as_str(),
             })
             .collect(),
     )

@@ -11,8 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::check::ProbeOutcome;
-use super::state::Health;
+use super::probe::ProbeOutcome;
+use super::snapshot::Health;
 use crate::metrics::{latency_histogram, Declared};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -124,7 +124,7 @@ mod tests {
     use prometheus_client::encoding::prometheus_text::encode;
 
     use super::*;
-    use crate::health::check::ProbeReason;
+    use crate::health::probe::ProbeReason;
 
     fn probe(reason: ProbeReason, latency: Duration) -> ProbeOutcome {
         ProbeOutcome {

@@ -2,30 +2,27 @@
 //! probe region, decides by quorum, and publishes a [`HealthSnapshot`] on a watch channel
 //! for routing to rebuild from.
 //!
-//! `check` runs one probe, `state` is the pure fall/rise rule, `quorum` the pure
-//! cross-region rule, `guard` the pure mass-failure rule, `aggregate` holds every vote and
-//! applies them with the clock, `latency` smooths probe durations into RTT estimates,
-//! `monitor` runs the probers and the aggregator, `snapshot` is what routing sees, `view`
-//! what an operator sees, and `persist` the state file. Nothing here knows about DNS
-//! answers.
+//! Two wings meet at [`Observation`] (one probe result, `observation`): `probe` runs one
+//! probe of one target and names its result; `decide` holds every vantage point's votes
+//! and turns them into decisions with the clock as an argument (fall/rise per vantage
+//! point, quorum across regions, the mass-failure guard, hold-down). `monitor` runs the
+//! probers and the aggregator as tasks, `snapshot` is what routing sees, `view` what an
+//! operator sees, `metrics` the probe counters and `persist` the state file. Nothing here
+//! knows about DNS answers.
 
-pub mod aggregate;
-pub mod check;
-pub mod guard;
-mod http1;
-pub mod latency;
+pub mod decide;
 pub mod metrics;
 pub mod monitor;
+pub mod observation;
 pub mod persist;
-pub mod quorum;
+pub mod probe;
 pub mod snapshot;
-pub mod state;
 pub mod view;
 
-pub use aggregate::{DecisionConfig, Vantage};
-pub use check::{ProbeOutcome, ProbeReason, Prober, ProberError};
+pub use decide::{DecisionConfig, TargetState, Vantage};
 pub use metrics::HealthMetrics;
-pub use monitor::{HealthMonitor, MonitorOptions, Observation, QuorumHandle};
-pub use snapshot::{HealthSnapshot, TargetStatus};
-pub use state::{Health, TargetState};
-pub use view::QuorumView;
+pub use monitor::{HealthMonitor, MonitorOptions, QuorumHandle};
+pub use observation::Observation;
+pub use probe::{ProbeOutcome, ProbeReason, Prober, ProberError};
+pub use snapshot::{Health, HealthSnapshot, TargetStatus};
+pub use view::{QuorumView, RegionHealth};

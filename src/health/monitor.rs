@@ -1,41 +1,31 @@
-//! The running part of health checking: one prober task per target, and one aggregator task
-//! that owns every vote and publishes a [`HealthSnapshot`] when health changes.
+//! The running part of health checking: one prober task per target (its loop is
+//! `probe::schedule`), and one aggregator task that owns every vote and publishes a
+//! [`HealthSnapshot`] when health changes.
 //!
-//! Probers only send [`Observation`]s; the aggregator (`aggregate`) is the single writer of
+//! Probers only send [`Observation`]s; the aggregator (`decide`) is the single writer of
 //! health, so no lock is shared and no prober can stall another. Observations carry their
 //! region and sender, so probe agents elsewhere feed the same aggregator through
 //! [`HealthMonitor::reports`]; a sweep on a timer applies what time alone changes
 //! (staleness, hold-downs, suspicions).
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::aggregate::{Aggregator, DecisionConfig};
-use super::check::{ProbeOutcome, ProbeReason, Prober};
+use super::decide::{Aggregator, DecisionConfig};
 use super::metrics::HealthMetrics;
+use super::observation::Observation;
+// The prober loop lives with the probing wing; agents and benches name it from here.
+pub use super::probe::schedule::{spawn_prober, PROBE_LAG_TARGET};
 use super::snapshot::HealthSnapshot;
 use super::view::QuorumView;
 use crate::zone::{CheckSpec, Target};
-
-/// One probe result, from this process or from a probe agent in another region.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
-    pub target: Target,
-    pub region: Arc<str>,
-    /// The process that probed: each has its own fall/rise run (see `aggregate`).
-    pub sender: Arc<str>,
-    pub ok: bool,
-    pub reason: String,
-    pub latency: Duration,
-}
 
 /// Room for a burst of results from every prober at once; beyond that probers wait, which
 /// only delays their next probe.
@@ -44,10 +34,6 @@ const OBSERVATION_QUEUE: usize = 1024;
 /// Reports waiting for the aggregator; beyond that the report endpoint waits, which pushes
 /// back on the agents instead of buffering without bound.
 const REPORT_QUEUE: usize = 256;
-
-/// Jitter applied to each interval, as a fraction: enough to spread probes that started
-/// together, small enough to keep the configured rate. The failover budget counts it.
-const JITTER: f64 = crate::zone::PROBE_JITTER;
 
 /// How often the aggregator looks at what time alone changes: staleness, hold-downs and
 /// suspicions move within this of their due time.
@@ -234,10 +220,6 @@ impl HealthMonitor {
         }
     }
 
-    pub fn local_region(&self) -> &Arc<str> {
-        &self.local_region
-    }
-
     /// This process's name as a prober.
     pub fn sender(&self) -> &Arc<str> {
         &self.sender
@@ -278,48 +260,6 @@ impl Drop for HealthMonitor {
     }
 }
 
-/// Starts probing one target, sending each result to `tx` until `stop`. Probe agents use
-/// this directly; the monitor uses it for its own region.
-pub fn spawn_prober(
-    target: Target,
-    spec: Arc<CheckSpec>,
-    region: Arc<str>,
-    sender: Arc<str>,
-    tx: mpsc::Sender<Observation>,
-    stop: CancellationToken,
-    metrics: Arc<HealthMetrics>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // Built once here rather than per tick: it holds the TLS config and root store.
-        let prober = match Prober::new(spec.clone(), target.addr) {
-            Ok(p) => Ok(Arc::new(p)),
-            Err(e) => {
-                tracing::error!(target = %target, error = %e, "cannot build the prober; the target will be reported down");
-                Err(ProbeReason::Setup(e.to_string()))
-            }
-        };
-        let (check, kind) = (spec.id.clone(), spec.kind.name());
-        let probe = move || {
-            let prober = prober.clone();
-            let (metrics, check) = (metrics.clone(), check.clone());
-            async move {
-                let outcome = match prober {
-                    Ok(p) => p.probe().await,
-                    Err(reason) => ProbeOutcome {
-                        ok: false,
-                        reason,
-                        latency: Duration::ZERO,
-                    },
-                };
-                metrics.record_probe(&check, kind, &outcome);
-                outcome
-            }
-        };
-        let from = (region, sender);
-        probe_loop(target, from, spec.interval, probe, tx, stop).await;
-    })
-}
-
 /// Forwards local results to the aggregator, and a copy to `tee` when it has room.
 fn relay(
     to: mpsc::Sender<Observation>,
@@ -343,70 +283,6 @@ fn relay(
         }
     });
     tx
-}
-
-/// Probes at a random phase in `[0, interval)`, then every `interval` ± 10%, measured from
-/// the start of one probe to the start of the next, and never two probes at once.
-async fn probe_loop<F, Fut>(
-    target: Target,
-    (region, sender): (Arc<str>, Arc<str>),
-    interval: Duration,
-    probe: F,
-    tx: mpsc::Sender<Observation>,
-    stop: CancellationToken,
-) where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ProbeOutcome>,
-{
-    tokio::select! {
-        biased;
-        _ = stop.cancelled() => return,
-        _ = sleep(first_phase(interval)) => {}
-    }
-    loop {
-        let started = Instant::now();
-        let outcome = tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            outcome = probe() => outcome,
-        };
-        let obs = Observation {
-            target: target.clone(),
-            region: region.clone(),
-            sender: sender.clone(),
-            ok: outcome.ok,
-            reason: outcome.reason.to_string(),
-            latency: outcome.latency,
-        };
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            sent = tx.send(obs) => if sent.is_err() { return },
-        }
-        let due = started + jittered(interval);
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            _ = sleep_until(due) => {}
-        }
-        // How late this probe starts: the measure of probers falling behind (see
-        // benches/probing.rs). Free unless a subscriber enables this target.
-        tracing::trace!(target: PROBE_LAG_TARGET, lag_us = due.elapsed().as_micros() as u64);
-    }
-}
-
-/// The tracing target of the per-probe lag event (field `lag_us`).
-pub const PROBE_LAG_TARGET: &str = "switchyard::probe_lag";
-
-fn first_phase(interval: Duration) -> Duration {
-    if interval.is_zero() {
-        return Duration::ZERO;
-    }
-    interval.mul_f64(rand::thread_rng().gen_range(0.0..1.0))
-}
-
-fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(rand::thread_rng().gen_range(1.0 - JITTER..=1.0 + JITTER))
 }
 
 enum Input {
@@ -444,8 +320,7 @@ fn spawn_aggregator(
     stop: CancellationToken,
     metrics: Arc<HealthMetrics>,
 ) -> SpawnedAggregator {
-    let mut agg = Aggregator::new(local_region, decisions);
-    agg.metrics = metrics;
+    let mut agg = Aggregator::new(local_region, decisions, metrics);
     agg.set_targets(targets.clone());
     let (snap_tx, snap_rx) = watch::channel(Arc::new(agg.snapshot()));
     let (obs_tx, mut obs_rx) = mpsc::channel(OBSERVATION_QUEUE);
@@ -470,8 +345,7 @@ fn spawn_aggregator(
                 _ = sleep_until(publish_at), if pending => {
                     pending = false;
                     last = Some(Instant::now());
-                    agg.generation += 1;
-                    snap_tx.send_replace(Arc::new(agg.snapshot()));
+                    snap_tx.send_replace(Arc::new(agg.publish()));
                     continue;
                 }
                 // Target changes first: a removed target's late results are then dropped.
@@ -517,7 +391,7 @@ mod tests {
     use crate::demo::backend::{Backend, BackendHandle, Mode};
     use crate::zone::{CheckKind, HttpCheck, StartupState};
     use std::net::{IpAddr, Ipv4Addr};
-    use tokio::time::timeout;
+    use tokio::time::{sleep, timeout};
 
     const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -686,115 +560,6 @@ mod tests {
                 .count(),
             199
         );
-        stop.cancel();
-        timeout(Duration::from_secs(1), task)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn probes_start_at_a_random_phase_then_follow_the_interval_with_jitter() {
-        let interval = Duration::from_secs(10);
-        let spec = http_spec(80, 10_000, 1, 1);
-        let stop = CancellationToken::new();
-        let (tx, mut rx) = mpsc::channel(16);
-        let start = Instant::now();
-        let mut loops = Vec::new();
-        for i in 1..=8u8 {
-            let t = target(IpAddr::from([127, 0, 0, i]), &spec);
-            let probe = || async {
-                ProbeOutcome {
-                    ok: true,
-                    reason: ProbeReason::Connected,
-                    latency: Duration::ZERO,
-                }
-            };
-            loops.push(tokio::spawn(probe_loop(
-                t,
-                ("here".into(), "me".into()),
-                interval,
-                probe,
-                tx.clone(),
-                stop.clone(),
-            )));
-        }
-        let mut seen: HashMap<Target, Vec<Duration>> = HashMap::new();
-        while seen.values().map(Vec::len).sum::<usize>() < 8 * 20 {
-            let o = timeout(interval * 2, rx.recv()).await.unwrap().unwrap();
-            seen.entry(o.target).or_default().push(start.elapsed());
-        }
-        assert_eq!(seen.len(), 8);
-        let mut firsts = Vec::new();
-        let mut gaps = Vec::new();
-        for times in seen.values() {
-            firsts.push(times[0]);
-            assert!(times[0] < interval, "first probe at {:?}", times[0]);
-            gaps.extend(times.windows(2).map(|w| w[1] - w[0]));
-        }
-        for gap in &gaps {
-            assert!(
-                (interval.mul_f64(0.9)..=interval.mul_f64(1.1)).contains(gap),
-                "gap {gap:?}"
-            );
-        }
-        firsts.sort();
-        firsts.dedup();
-        assert!(firsts.len() > 1, "every prober started in phase");
-        gaps.sort();
-        assert!(gaps[gaps.len() - 1] - gaps[0] > interval / 100, "no jitter");
-
-        stop.cancel();
-        for l in loops {
-            timeout(Duration::from_secs(1), l).await.unwrap().unwrap();
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_probe_longer_than_the_interval_delays_the_next_instead_of_overlapping() {
-        let interval = Duration::from_secs(1);
-        let spec = http_spec(80, 1000, 1, 1);
-        let t = target(LOCAL, &spec);
-        let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = running.clone();
-        let probe = move || {
-            let flag = flag.clone();
-            async move {
-                assert!(
-                    !flag.swap(true, std::sync::atomic::Ordering::SeqCst),
-                    "overlap"
-                );
-                sleep(Duration::from_secs(3)).await;
-                flag.store(false, std::sync::atomic::Ordering::SeqCst);
-                ProbeOutcome {
-                    ok: false,
-                    reason: ProbeReason::Timeout,
-                    latency: Duration::from_secs(3),
-                }
-            }
-        };
-        let (tx, mut rx) = mpsc::channel(16);
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(probe_loop(
-            t,
-            ("here".into(), "me".into()),
-            interval,
-            probe,
-            tx,
-            stop.clone(),
-        ));
-        let mut last = None;
-        for _ in 0..4 {
-            timeout(Duration::from_secs(10), rx.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            let now = Instant::now();
-            if let Some(prev) = last {
-                assert_eq!(now - prev, Duration::from_secs(3));
-            }
-            last = Some(now);
-        }
         stop.cancel();
         timeout(Duration::from_secs(1), task)
             .await

@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::HealthSnapshot;
-use super::state::Health;
+use super::snapshot::{Health, HealthSnapshot};
 use crate::zone::Target;
 
 const VERSION: u32 = 1;

@@ -2,11 +2,39 @@
 //! rebuilds its table from, replaced whole on each change.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::state::Health;
+use serde::Serialize;
+
 use crate::zone::Target;
+
+/// What the probes say about a target. Serialized as its name (`up`, `down`, `unknown`), as in the status endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Not probed yet. Routing applies the check's `startup` state meanwhile.
+    Unknown,
+    Up,
+    Down,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Health of every probed target at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,7 +43,7 @@ pub struct HealthSnapshot {
     pub generation: u64,
     pub targets: HashMap<Target, TargetStatus>,
     /// Smoothed RTT of successful probes, per probe region and target, as last published
-    /// (see `health::latency`): what latency routing reads.
+    /// (see `health::decide::latency`): what latency routing reads.
     pub rtt: HashMap<Arc<str>, HashMap<Target, Duration>>,
 }
 

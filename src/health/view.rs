@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::snapshot::Health;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QuorumView {
     /// This nameserver's own probe region.
@@ -41,9 +43,9 @@ pub struct TargetView {
     pub check: String,
     pub address: String,
     /// What routing uses: the decision, after any hold-down.
-    pub health: String,
+    pub health: Health,
     /// The quorum's decision.
-    pub decided: String,
+    pub decided: Health,
     pub quorum: String,
     pub up_regions: usize,
     pub down_regions: usize,
@@ -61,18 +63,64 @@ pub struct TargetView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RegionView {
     pub region: String,
-    /// `up`, `down`, `unknown` (nothing fresh) or `suspected` (set aside by the guard).
-    pub health: &'static str,
+    pub health: RegionHealth,
+}
+
+/// One region's verdict as the quorum counts it; serialized as its lowercase name.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionHealth {
+    /// A fresh, trusted vote says up.
+    Up,
+    /// Fresh, trusted votes say down, and none says up.
+    Down,
+    /// Its only fresh votes are set aside by the mass-failure guard.
+    Suspected,
+    /// Nothing fresh.
+    Unknown,
+}
+
+impl RegionHealth {
+    /// The name in the JSON, for views that embed it as text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionHealth::Up => "up",
+            RegionHealth::Down => "down",
+            RegionHealth::Suspected => "suspected",
+            RegionHealth::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VoteView {
     pub region: String,
     pub sender: String,
-    pub health: String,
+    pub health: Health,
     pub fresh: bool,
     pub suspected: bool,
     pub reason: String,
     pub latency_ms: f64,
     pub age_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_values_serialize_to_the_names_the_status_api_has_always_used() {
+        for h in [Health::Up, Health::Down, Health::Unknown] {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str());
+        }
+        for (h, name) in [
+            (RegionHealth::Up, "up"),
+            (RegionHealth::Down, "down"),
+            (RegionHealth::Suspected, "suspected"),
+            (RegionHealth::Unknown, "unknown"),
+        ] {
+            assert_eq!(serde_json::to_value(h).unwrap(), name);
+            assert_eq!(h.as_str(), name);
+        }
+    }
 }

@@ -3,97 +3,29 @@
 //!
 //! A [`Prober`] is built once per target and reused every tick, so the TLS configuration
 //! and root store are not rebuilt per probe; each probe still opens a fresh connection.
+//! This file dispatches to the check kinds (`tcp`, `http1`, `https`) and builds the
+//! `request` builds what the two HTTP kinds send; `reason` is the vocabulary they all
+//! answer in.
 
-use std::error::Error as StdError;
-use std::io;
+mod http1;
+mod https;
+mod reason;
+mod request;
+pub mod schedule;
+mod tcp;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, CONNECTION, HOST};
-use reqwest::{redirect, Client, Url};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::http1::Http1;
-use crate::zone::{CheckKind, CheckSpec, HttpCheck};
-
-/// How much of a response body is searched for `body_contains`: enough for any health page,
-/// small enough that a misbehaving target cannot make the prober buffer without bound.
-pub const MAX_BODY: usize = 64 * 1024;
-
-const USER_AGENT: &str = concat!("switchyard-health/", env!("CARGO_PKG_VERSION"));
-
-/// The result of one probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeOutcome {
-    pub ok: bool,
-    pub reason: ProbeReason,
-    /// From the start of the connect to the verdict (the timeout, when it fired).
-    pub latency: Duration,
-}
-
-/// Why a probe passed or failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeReason {
-    /// HTTP answer in the expected range (and body matched, if asked).
-    #[error("HTTP {0}")]
-    Status(u16),
-    /// TCP check: the connection was accepted.
-    #[error("connected")]
-    Connected,
-    #[error("unexpected HTTP status {0}")]
-    BadStatus(u16),
-    #[error("response body lacks the expected text")]
-    BodyMismatch,
-    /// The expected text was not in the first [`MAX_BODY`] bytes and the body went on.
-    #[error("expected text not within the first 64 KiB of the response body")]
-    BodyTooLarge,
-    #[error("timed out")]
-    Timeout,
-    #[error("connection refused")]
-    Refused,
-    #[error("connection reset")]
-    Reset,
-    #[error("connect failed: {0}")]
-    Connect(String),
-    #[error("TLS failed: {0}")]
-    Tls(String),
-    /// The peer answered, but not with valid HTTP (wrong service, closed mid-answer...).
-    #[error("invalid HTTP response: {0}")]
-    Protocol(String),
-    /// The prober could not be built; the target cannot be vouched for.
-    #[error("probe setup failed: {0}")]
-    Setup(String),
-}
-
-impl ProbeReason {
-    /// A short, fixed name for metrics: `ok` for the passing results, else the kind of
-    /// failure, without the details that would make every label value unique.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ProbeReason::Status(_) | ProbeReason::Connected => "ok",
-            ProbeReason::BadStatus(_) => "bad_status",
-            ProbeReason::BodyMismatch | ProbeReason::BodyTooLarge => "body_mismatch",
-            ProbeReason::Timeout => "timeout",
-            ProbeReason::Refused => "refused",
-            ProbeReason::Reset => "reset",
-            ProbeReason::Connect(_) => "connect",
-            ProbeReason::Tls(_) => "tls",
-            ProbeReason::Protocol(_) => "protocol",
-            ProbeReason::Setup(_) => "setup",
-        }
-    }
-}
-
-/// Building a [`Prober`] failed: a check the config accepted but the HTTP stack refuses.
-#[derive(Debug, thiserror::Error)]
-pub enum ProberError {
-    #[error("invalid probe URL {url:?}: {message}")]
-    Url { url: String, message: String },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
+use self::http1::Http1;
+use self::https::HttpsProber;
+pub use self::reason::{ProbeOutcome, ProbeReason, MAX_BODY};
+pub use self::request::ProberError;
+use self::request::Request;
+use crate::zone::{CheckKind, CheckSpec};
 
 /// Everything needed to probe one target, built once.
 #[derive(Debug, Clone)]
@@ -109,17 +41,7 @@ enum How {
     /// Plain HTTP: our own minimal client, cheap enough for thousands of targets.
     Http(Http1),
     /// HTTPS: the full client, for TLS and SNI.
-    Https(HttpProber),
-}
-
-#[derive(Debug, Clone)]
-struct HttpProber {
-    client: Client,
-    url: Url,
-    /// Set only when the configured host is an IP literal other than the URL's.
-    host_header: Option<HeaderValue>,
-    https: bool,
-    check: HttpCheck,
+    Https(HttpsProber),
 }
 
 impl Prober {
@@ -130,7 +52,7 @@ impl Prober {
             CheckKind::Http(check) => {
                 How::Http(Request::new(check, sock, false)?.http1(check, sock))
             }
-            CheckKind::Https(check) => How::Https(HttpProber::new(check, sock, true)?),
+            CheckKind::Https(check) => How::Https(HttpsProber::new(check, sock)?),
         };
         Ok(Prober {
             spec,
@@ -139,21 +61,12 @@ impl Prober {
         })
     }
 
-    pub fn spec(&self) -> &Arc<CheckSpec> {
-        &self.spec
-    }
-
-    /// Where the probe connects, whatever the Host header says.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Runs one probe, bounded as a whole (connect, TLS, headers, body) by the spec's timeout.
     pub async fn probe(&self) -> ProbeOutcome {
         let start = Instant::now();
         let verdict = tokio::time::timeout(self.spec.timeout, async {
             match &self.how {
-                How::Tcp => tcp_probe(self.addr).await,
+                How::Tcp => tcp::probe(self.addr).await,
                 How::Http(http) => http.probe().await,
                 How::Https(https) => https.probe().await,
             }
@@ -188,260 +101,11 @@ pub async fn probe(spec: Arc<CheckSpec>, addr: IpAddr) -> ProbeOutcome {
     }
 }
 
-async fn tcp_probe(addr: SocketAddr) -> Result<ProbeReason, ProbeReason> {
-    match TcpStream::connect(addr).await {
-        Ok(_) => Ok(ProbeReason::Connected),
-        Err(e) => Err(classify_io(&e).unwrap_or_else(|| ProbeReason::Connect(e.to_string()))),
-    }
-}
-
-/// What an HTTP(S) probe asks for: the URL, and a Host header when the configured host
-/// is an IP literal other than the target's.
-struct Request {
-    url: Url,
-    host_header: Option<HeaderValue>,
-    /// The configured host when it is a name (the URL carries it; the client must be
-    /// told to dial the target's address for it).
-    named: bool,
-}
-
-impl Request {
-    fn new(check: &HttpCheck, sock: SocketAddr, https: bool) -> Result<Self, ProberError> {
-        let scheme = if https { "https" } else { "http" };
-        let path = if check.path.starts_with('/') {
-            check.path.clone()
-        } else {
-            format!("/{}", check.path)
-        };
-        // An IP-literal host would make the client connect to that IP rather than to the
-        // target, so the URL always names the target then, and Host is set by hand.
-        let named_host = check
-            .host
-            .as_deref()
-            .filter(|h| h.parse::<IpAddr>().is_err() && !h.starts_with('['));
-        let authority = match named_host {
-            Some(host) => format!("{host}:{}", sock.port()),
-            None => sock.to_string(),
-        };
-        let raw = format!("{scheme}://{authority}{path}");
-        let url = Url::parse(&raw).map_err(|e| ProberError::Url {
-            url: raw.clone(),
-            message: e.to_string(),
-        })?;
-        let host_header = match (&check.host, named_host) {
-            (Some(literal), None) => {
-                Some(
-                    HeaderValue::from_str(literal).map_err(|e| ProberError::Url {
-                        url: raw.clone(),
-                        message: format!("host {literal:?}: {e}"),
-                    })?,
-                )
-            }
-            _ => None,
-        };
-        Ok(Request {
-            url,
-            host_header,
-            named: named_host.is_some(),
-        })
-    }
-
-    /// The same request for [`Http1`]: the URL's target, and the Host header the full
-    /// client would send (the URL's authority, or the configured IP literal).
-    fn http1(&self, check: &HttpCheck, sock: SocketAddr) -> Http1 {
-        let mut target = self.url.path().to_string();
-        if let Some(q) = self.url.query() {
-            target.push('?');
-            target.push_str(q);
-        }
-        let host = match &self.host_header {
-            Some(h) => h.to_str().unwrap_or_default().to_string(),
-            None => {
-                let host = self.url.host_str().unwrap_or_default();
-                match self.url.port() {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host.to_string(),
-                }
-            }
-        };
-        Http1::new(
-            sock,
-            &target,
-            &host,
-            USER_AGENT,
-            check.expect_status.clone(),
-            check.body_contains.as_deref(),
-        )
-    }
-}
-
-impl HttpProber {
-    fn new(check: &HttpCheck, sock: SocketAddr, https: bool) -> Result<Self, ProberError> {
-        let Request {
-            url,
-            host_header,
-            named,
-        } = Request::new(check, sock, https)?;
-        let mut builder = Client::builder()
-            // A redirect is the target's answer, judged by expect_status, not a place to go.
-            .redirect(redirect::Policy::none())
-            // A dead server must not hide behind a kept-alive socket.
-            .pool_max_idle_per_host(0)
-            // A proxy from the environment would probe the proxy, not the target.
-            .no_proxy()
-            .user_agent(USER_AGENT)
-            .danger_accept_invalid_certs(!check.tls_verify);
-        if named {
-            // Take the name as the URL parsed it (lowercased, punycode), or the override
-            // would miss and the client would fall back to DNS.
-            if let Some(host) = url.host_str() {
-                builder = builder.resolve(host, sock);
-            }
-        }
-        Ok(HttpProber {
-            client: builder.build()?,
-            url,
-            host_header,
-            https,
-            check: check.clone(),
-        })
-    }
-
-    async fn probe(&self) -> Result<ProbeReason, ProbeReason> {
-        let mut req = self
-            .client
-            .get(self.url.clone())
-            .header(CONNECTION, HeaderValue::from_static("close"));
-        if let Some(host) = &self.host_header {
-            req = req.header(HOST, host.clone());
-        }
-        let mut resp = req.send().await.map_err(|e| self.classify(&e))?;
-        let status = resp.status().as_u16();
-        if !self.check.expect_status.contains(&status) {
-            return Err(ProbeReason::BadStatus(status));
-        }
-        let Some(needle) = self.check.body_contains.as_deref() else {
-            return Ok(ProbeReason::Status(status));
-        };
-        let mut search = BodySearch::new(needle.as_bytes());
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(&e))? {
-            match search.feed(&chunk) {
-                Some(true) => return Ok(ProbeReason::Status(status)),
-                Some(false) => return Err(ProbeReason::BodyTooLarge),
-                None => {}
-            }
-        }
-        if search.found() {
-            Ok(ProbeReason::Status(status))
-        } else {
-            Err(ProbeReason::BodyMismatch)
-        }
-    }
-
-    fn classify(&self, err: &reqwest::Error) -> ProbeReason {
-        if err.is_timeout() {
-            return ProbeReason::Timeout;
-        }
-        let chain = error_chain(err);
-        if let Some(reason) = chain
-            .iter()
-            .filter_map(|e| e.downcast_ref::<io::Error>())
-            .find_map(classify_io)
-        {
-            return reason;
-        }
-        let innermost = chain.last().map_or_else(String::new, |e| e.to_string());
-        if err.is_connect() {
-            // Past the TCP connect, an io::Error can only come from the TLS handshake
-            // (tokio-rustls reports its errors that way).
-            let tls = self.https && chain.iter().any(|e| e.is::<io::Error>());
-            if tls {
-                ProbeReason::Tls(innermost)
-            } else {
-                ProbeReason::Connect(innermost)
-            }
-        } else {
-            ProbeReason::Protocol(innermost)
-        }
-    }
-}
-
-/// Every error under `err`, outermost first. `io::Error::source` skips the error it wraps
-/// (a reset inside an `Other` from the connector, say), so that one is followed explicitly.
-fn error_chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
-    let mut out = Vec::new();
-    let mut next = err.source();
-    while let Some(e) = next {
-        out.push(e);
-        next = match e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => e.source(),
-        };
-    }
-    out
-}
-
-/// The reasons an operator acts on differently; `None` leaves the error to its context.
-pub(super) fn classify_io(e: &io::Error) -> Option<ProbeReason> {
-    use io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => Some(ProbeReason::Refused),
-        ConnectionReset | ConnectionAborted | BrokenPipe => Some(ProbeReason::Reset),
-        TimedOut => Some(ProbeReason::Timeout),
-        _ => None,
-    }
-}
-
-/// Substring search over a streamed body, keeping at most [`MAX_BODY`] bytes.
-pub(super) struct BodySearch<'a> {
-    needle: &'a [u8],
-    buf: Vec<u8>,
-    found: bool,
-}
-
-impl<'a> BodySearch<'a> {
-    pub(super) fn new(needle: &'a [u8]) -> Self {
-        BodySearch {
-            needle,
-            buf: Vec::new(),
-            found: needle.is_empty(),
-        }
-    }
-
-    pub(super) fn found(&self) -> bool {
-        self.found
-    }
-
-    /// `Some(true)`: found, stop reading. `Some(false)`: over the limit without it.
-    pub(super) fn feed(&mut self, chunk: &[u8]) -> Option<bool> {
-        if self.found {
-            return Some(true);
-        }
-        if self.buf.len() >= MAX_BODY {
-            return (!chunk.is_empty()).then_some(false);
-        }
-        let take = chunk.len().min(MAX_BODY - self.buf.len());
-        // Only the tail of what was already searched can start a match across the seam.
-        let from = self.buf.len().saturating_sub(self.needle.len() - 1);
-        self.buf.extend_from_slice(&chunk[..take]);
-        self.found = self.buf[from..]
-            .windows(self.needle.len())
-            .any(|w| w == self.needle);
-        if self.found {
-            Some(true)
-        } else if take < chunk.len() {
-            Some(false)
-        } else {
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::demo::backend::{Backend, BackendHandle, Mode};
-    use crate::zone::StartupState;
+    use crate::zone::{HttpCheck, StartupState};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
@@ -718,17 +382,6 @@ mod tests {
         // Exactly 64 KiB without it: a mismatch, nothing was left unread.
         let reply = big_reply(MAX_BODY, None);
         assert_eq!(probe_raw(reply, "READY").await, ProbeReason::BodyMismatch);
-    }
-
-    #[test]
-    fn body_search_finds_text_split_across_chunks() {
-        let mut s = BodySearch::new(b"READY");
-        assert_eq!(s.feed(b"xxRE"), None);
-        assert_eq!(s.feed(b"A"), None);
-        assert_eq!(s.feed(b"DYxx"), Some(true));
-        let mut s = BodySearch::new(b"");
-        assert!(s.found());
-        assert_eq!(s.feed(b"anything"), Some(true));
     }
 
     #[tokio::test]

@@ -4,9 +4,16 @@
 //! The rule counts down votes against the regions that have a fresh verdict: `majority`
 //! needs more than half of them, `any` one, `all` every one, and a number that many. With
 //! no fresh region, or fewer than a numeric quorum needs, there is no decision and the
-//! caller keeps the last one: a silent world must not read as a dead one.
+//! caller keeps the last one: a silent world must not read as a dead one. [`tally`]
+//! counts the regions from the votes, setting aside stale and suspected ones.
 
-use super::state::Health;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::vantage::Vote;
+use crate::health::snapshot::Health;
 use crate::zone::Quorum;
 
 /// Regions with a fresh verdict on one target, counted by what they say.
@@ -49,6 +56,41 @@ pub fn decide(rule: Quorum, t: Tally) -> Option<Health> {
     } else {
         Health::Up
     })
+}
+
+/// The regions' verdicts from fresh (within `window`), trusted votes, kept grouped by
+/// region. A region is up when any of its vantage points sees the target up: one
+/// prober's broken path must not speak for it.
+pub(super) fn tally(votes: &[Vote], now: Instant, window: Duration) -> Tally {
+    let mut t = Tally::default();
+    // One pass over region groups: (region, any counting vote, any up).
+    let mut group: Option<(&Arc<str>, bool, bool)> = None;
+    let close = |g: Option<(&Arc<str>, bool, bool)>, t: &mut Tally| match g {
+        Some((_, true, true)) => t.up += 1,
+        Some((_, true, false)) => t.down += 1,
+        _ => {}
+    };
+    for v in votes {
+        let counts = !v.suspected
+            && v.state.health() != Health::Unknown
+            && now.saturating_duration_since(v.last_seen) <= window;
+        match &mut group {
+            Some((region, any, up)) if Arc::ptr_eq(region, &v.vantage.region) => {
+                *any |= counts;
+                *up |= counts && v.state.health() == Health::Up;
+            }
+            _ => {
+                close(group.take(), &mut t);
+                group = Some((
+                    &v.vantage.region,
+                    counts,
+                    counts && v.state.health() == Health::Up,
+                ));
+            }
+        }
+    }
+    close(group, &mut t);
+    t
 }
 
 #[cfg(test)]

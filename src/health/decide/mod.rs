@@ -2,6 +2,11 @@
 //! decision made from them. Time comes in as an argument, so every rule here is tested
 //! with a paused clock; `monitor` runs this as a task and feeds it.
 //!
+//! This file holds the [`Aggregator`] (the vote store, the snapshot it publishes and the
+//! operator view); `vantage` is one vantage point's fall/rise run, `quorum` the
+//! cross-region rule, `guard` the mass-failure guard, `hold` the hold-down, `latency` the
+//! RTT smoothing and `intern` the name table that makes vantage points cheap to compare.
+//!
 //! For each target: each vantage point (a nameserver or probe agent, in one region) runs
 //! its own fall/rise state. A vote counts while it is fresh (reported within the staleness
 //! window) and its vantage point is not suspected by the mass-failure guard. A region says
@@ -9,22 +14,34 @@
 //! regions' verdicts into a decision; with no decision possible, the last one stands. A
 //! decision to come back up waits out the check's hold-down before routing sees it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+pub mod guard;
+mod hold;
+mod intern;
+pub mod latency;
+pub mod quorum;
+pub mod vantage;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use super::guard::{self, Evidence};
-use super::latency::Rtt;
-use super::metrics::HealthMetrics;
-use super::monitor::Observation;
-use super::quorum::{self, Tally};
-use super::snapshot::{HealthSnapshot, TargetStatus};
-use super::state::{Health, TargetState};
-use super::view::{QuorumView, RegionView, TargetView, VantageView, VoteView};
+use self::guard::VantageState;
+use self::hold::Hold;
+use self::intern::Interner;
+use self::latency::Rtt;
+use self::quorum::Tally;
+use self::vantage::Vote;
+pub use self::vantage::{TargetState, Vantage};
 use crate::config::agents::{MassFailure, Staleness};
+use crate::health::metrics::HealthMetrics;
+use crate::health::observation::Observation;
+use crate::health::snapshot::{Health, HealthSnapshot, TargetStatus};
+use crate::health::view::{
+    QuorumView, RegionHealth, RegionView, TargetView, VantageView, VoteView,
+};
 use crate::zone::{CheckSpec, Target};
 
 pub(crate) const NOT_PROBED: &str = "not probed yet";
@@ -40,49 +57,6 @@ pub struct DecisionConfig {
     pub mass_failure: MassFailure,
 }
 
-/// Who made an observation: a region, and the process within it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Vantage {
-    pub region: Arc<str>,
-    pub sender: Arc<str>,
-}
-
-impl Vantage {
-    /// Identity by pointer: every name in the aggregator is interned (see `Names`).
-    fn is(&self, region: &Arc<str>, sender: &Arc<str>) -> bool {
-        Arc::ptr_eq(&self.sender, sender) && Arc::ptr_eq(&self.region, region)
-    }
-}
-
-/// Region and sender names, one `Arc` per distinct name, so comparing two is comparing
-/// pointers: with dozens of probers per target, string comparisons would dominate.
-#[derive(Default)]
-struct Names {
-    all: HashSet<Arc<str>>,
-    /// The last name looked up and its interned copy: a report's results share one
-    /// region and one sender, so most lookups end here.
-    last: Option<(Arc<str>, Arc<str>)>,
-}
-
-impl Names {
-    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
-        if let Some((seen, interned)) = &self.last {
-            if Arc::ptr_eq(seen, name) {
-                return interned.clone();
-            }
-        }
-        let interned = match self.all.get(&**name) {
-            Some(x) => x.clone(),
-            None => {
-                self.all.insert(name.clone());
-                name.clone()
-            }
-        };
-        self.last = Some((name.clone(), interned.clone()));
-        interned
-    }
-}
-
 pub(crate) struct Aggregator {
     local_region: Arc<str>,
     config: DecisionConfig,
@@ -90,11 +64,12 @@ pub(crate) struct Aggregator {
     vantages: HashMap<Vantage, VantageState>,
     /// The guard's window: configured, or derived from the checks.
     guard_window: Duration,
-    pub(crate) generation: u64,
+    /// Raised by [`Aggregator::publish`] only: one per snapshot routing sees.
+    generation: u64,
     unknown_observations: u64,
-    pub(crate) metrics: Arc<HealthMetrics>,
-    regions: Names,
-    senders: Names,
+    metrics: Arc<HealthMetrics>,
+    regions: Interner,
+    senders: Interner,
 }
 
 struct Entry {
@@ -105,37 +80,12 @@ struct Entry {
     decided: Health,
     /// No decision is possible and `decided` is being kept.
     frozen: bool,
-    /// A recovered target takes traffic again at this time.
-    held_until: Option<Instant>,
+    /// Holds a recovered target down before it takes traffic again.
+    hold: Hold,
     /// What is published; `status.health` is the decision after the hold-down.
     status: TargetStatus,
     /// Smoothed RTT per region, from successful probes, for latency routing.
     rtt: HashMap<Arc<str>, Rtt>,
-}
-
-struct Vote {
-    vantage: Vantage,
-    /// Fall/rise per vantage point: results from different places are separate runs, or
-    /// one's failures would keep resetting another's successes.
-    state: TargetState,
-    last_seen: Instant,
-    /// Mirrors the vantage point's suspicion, so counting votes needs no lookup.
-    suspected: bool,
-    reason: String,
-    latency: Duration,
-}
-
-#[derive(Default)]
-struct VantageState {
-    votes: usize,
-    /// Targets this vantage point saw go down, oldest first, within the guard's window.
-    recent_downs: VecDeque<(Instant, Target)>,
-    suspicion: Option<Suspicion>,
-}
-
-struct Suspicion {
-    since: Instant,
-    flagged: Vec<Target>,
 }
 
 impl Entry {
@@ -145,7 +95,7 @@ impl Entry {
             votes: Vec::new(),
             decided: Health::Unknown,
             frozen: false,
-            held_until: None,
+            hold: Hold::default(),
             status: TargetStatus {
                 health: Health::Unknown,
                 since: SystemTime::now(),
@@ -156,43 +106,18 @@ impl Entry {
         }
     }
 
+    /// The votes and how long one stays fresh, for the guard.
+    fn votes_and_window(&self, staleness: Staleness) -> (&[Vote], Duration) {
+        (&self.votes, staleness.window(self.spec.interval))
+    }
+
     fn fresh(&self, vote: &Vote, now: Instant, staleness: Staleness) -> bool {
         now.saturating_duration_since(vote.last_seen) <= staleness.window(self.spec.interval)
     }
 
-    /// The regions' verdicts from fresh, trusted votes. A region is up when any of its
-    /// vantage points sees the target up: one prober's broken path must not speak for it.
+    /// The regions' verdicts from fresh, trusted votes (see [`quorum::tally`]).
     fn tally(&self, now: Instant, staleness: Staleness) -> Tally {
-        let window = staleness.window(self.spec.interval);
-        let mut t = Tally::default();
-        // One pass over region groups: (region, any counting vote, any up).
-        let mut group: Option<(&Arc<str>, bool, bool)> = None;
-        let close = |g: Option<(&Arc<str>, bool, bool)>, t: &mut Tally| match g {
-            Some((_, true, true)) => t.up += 1,
-            Some((_, true, false)) => t.down += 1,
-            _ => {}
-        };
-        for v in &self.votes {
-            let counts = !v.suspected
-                && v.state.health() != Health::Unknown
-                && now.saturating_duration_since(v.last_seen) <= window;
-            match &mut group {
-                Some((region, any, up)) if Arc::ptr_eq(region, &v.vantage.region) => {
-                    *any |= counts;
-                    *up |= counts && v.state.health() == Health::Up;
-                }
-                _ => {
-                    close(group.take(), &mut t);
-                    group = Some((
-                        &v.vantage.region,
-                        counts,
-                        counts && v.state.health() == Health::Up,
-                    ));
-                }
-            }
-        }
-        close(group, &mut t);
-        t
+        quorum::tally(&self.votes, now, staleness.window(self.spec.interval))
     }
 
     /// Applies the quorum rule and the hold-down; true when the published health changed.
@@ -223,25 +148,9 @@ impl Entry {
             }
         }
         let published = self.status.health;
-        let next = match (self.decided, published) {
-            (Health::Up, Health::Down) if !self.spec.hold_down.is_zero() => {
-                let hold = self.spec.hold_down;
-                let until = *self.held_until.get_or_insert_with(|| {
-                    info!(target = %target, hold_down = ?hold, "target recovered; holding it down before it takes traffic again");
-                    now + hold
-                });
-                if now >= until {
-                    self.held_until = None;
-                    Health::Up
-                } else {
-                    Health::Down
-                }
-            }
-            (decided, _) => {
-                self.held_until = None;
-                decided
-            }
-        };
+        let next = self
+            .hold
+            .apply(target, self.decided, published, self.spec.hold_down, now);
         if next == published {
             return false;
         }
@@ -252,8 +161,13 @@ impl Entry {
 }
 
 impl Aggregator {
-    pub(crate) fn new(local_region: Arc<str>, config: DecisionConfig) -> Aggregator {
-        let mut regions = Names::default();
+    /// An aggregator with no targets yet, counting transitions into `metrics`.
+    pub(crate) fn new(
+        local_region: Arc<str>,
+        config: DecisionConfig,
+        metrics: Arc<HealthMetrics>,
+    ) -> Aggregator {
+        let mut regions = Interner::default();
         let local_region = regions.intern(&local_region);
         Aggregator {
             local_region,
@@ -263,9 +177,9 @@ impl Aggregator {
             guard_window: config.mass_failure.window.unwrap_or(Duration::ZERO),
             generation: 0,
             unknown_observations: 0,
-            metrics: Arc::default(),
+            metrics,
             regions,
-            senders: Names::default(),
+            senders: Interner::default(),
         }
     }
 
@@ -399,104 +313,29 @@ impl Aggregator {
     /// Evaluates the mass-failure guard for a vantage point not yet suspected; true when
     /// it becomes suspected.
     fn check_guard(&mut self, vantage: &Vantage, now: Instant) -> bool {
-        let cfg = self.config.mass_failure;
-        let staleness = self.config.staleness;
-        let window = self.guard_window;
         let Some(vs) = self.vantages.get_mut(vantage) else {
             return false;
         };
-        while vs
-            .recent_downs
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > window)
-        {
-            vs.recent_downs.pop_front();
-        }
-        // Cheap bound first: most calls end here.
-        if vs.suspicion.is_some()
-            || vs.recent_downs.len() < cfg.min_targets
-            || vs.recent_downs.len() as f64 <= cfg.fraction * vs.votes as f64
-        {
+        let (entries, staleness) = (&self.entries, self.config.staleness);
+        let votes_of = |t: &Target| Some(entries.get(t)?.votes_and_window(staleness));
+        let cfg = self.config.mass_failure;
+        if !guard::check_guard(vs, vantage, &cfg, self.guard_window, now, &votes_of) {
             return false;
         }
-        let mut seen = HashSet::new();
-        let mut flagged = Vec::new();
-        let mut ev = Evidence {
-            votes: vs.votes,
-            ..Evidence::default()
-        };
-        for (_, t) in &vs.recent_downs {
-            if !seen.insert(t) {
-                continue;
-            }
-            let Some(e) = self.entries.get(t) else {
-                continue;
-            };
-            let mine = e.votes.iter().find(|v| v.vantage == *vantage);
-            if mine.is_none_or(|v| v.state.health() != Health::Down) {
-                continue;
-            }
-            flagged.push(t.clone());
-            ev.recent_down += 1;
-            let (compared, corroborated) = others_view(e, vantage, now, staleness);
-            ev.compared += usize::from(compared);
-            ev.corroborated += usize::from(corroborated);
-        }
-        if !guard::suspect(&cfg, ev) {
-            return false;
-        }
-        error!(
-            region = %vantage.region, sender = %vantage.sender,
-            targets_down = ev.recent_down, of = ev.votes, also_down_elsewhere = ev.corroborated,
-            "PROBE REGION SUSPECTED: most of its targets failed at once and other regions do not see it; its votes are set aside"
-        );
-        vs.suspicion = Some(Suspicion {
-            since: now,
-            flagged,
-        });
         self.mark_suspected(vantage, true);
         true
     }
 
-    /// Clears a suspicion once the vantage point sees its flagged targets up again, or
-    /// other regions see them down too.
+    /// Trusts a suspected vantage point again when the guard says so.
     fn check_clear(&mut self, vantage: &Vantage, now: Instant) {
-        let staleness = self.config.staleness;
-        let Some(s) = self
-            .vantages
-            .get(vantage)
-            .and_then(|v| v.suspicion.as_ref())
-        else {
+        let Some(vs) = self.vantages.get_mut(vantage) else {
             return;
         };
-        let (mut still_down, mut corroborated) = (0, 0);
-        for t in &s.flagged {
-            let Some(e) = self.entries.get(t) else {
-                continue;
-            };
-            // Its latest verdict, fresh or not: going quiet must not end a suspicion.
-            if e.votes
-                .iter()
-                .any(|v| v.vantage == *vantage && v.state.health() == Health::Down)
-            {
-                still_down += 1;
-                corroborated += usize::from(others_view(e, vantage, now, staleness).1);
-            }
+        let (entries, staleness) = (&self.entries, self.config.staleness);
+        let votes_of = |t: &Target| Some(entries.get(t)?.votes_and_window(staleness));
+        if guard::check_clear(vs, vantage, now, &votes_of) {
+            self.mark_suspected(vantage, false);
         }
-        if !guard::clear(s.flagged.len(), still_down, corroborated) {
-            return;
-        }
-        let why = if still_down * 2 < s.flagged.len() {
-            "it sees its targets up again"
-        } else {
-            "other regions see the failures too"
-        };
-        warn!(region = %vantage.region, sender = %vantage.sender, reason = why, "probe region trusted again");
-        if let Some(vs) = self.vantages.get_mut(vantage) {
-            vs.suspicion = None;
-            vs.recent_downs.clear();
-        }
-        self.mark_suspected(vantage, false);
     }
 
     fn mark_suspected(&mut self, vantage: &Vantage, suspected: bool) {
@@ -523,9 +362,8 @@ impl Aggregator {
             });
         }
         // A name only the table itself holds belongs to nobody any more.
-        for names in [&mut self.regions, &mut self.senders] {
-            names.all.retain(|n| Arc::strong_count(n) > 1);
-        }
+        self.regions.forget_unused();
+        self.senders.forget_unused();
         vantages.retain(|v, s| {
             let keep = s.votes > 0;
             if !keep {
@@ -578,6 +416,14 @@ impl Aggregator {
         changed
     }
 
+    /// The snapshot to publish next: a new generation, so routing can tell it apart.
+    pub(crate) fn publish(&mut self) -> HealthSnapshot {
+        self.generation += 1;
+        self.snapshot()
+    }
+
+    /// The current state as a snapshot of the last published generation (the first one,
+    /// generation 0, before anything was published).
     pub(crate) fn snapshot(&self) -> HealthSnapshot {
         let mut rtt: HashMap<Arc<str>, HashMap<Target, Duration>> = HashMap::new();
         for (t, e) in &self.entries {
@@ -612,7 +458,7 @@ impl Aggregator {
                     .map(|v| VoteView {
                         region: v.vantage.region.to_string(),
                         sender: v.vantage.sender.to_string(),
-                        health: v.state.health().to_string(),
+                        health: v.state.health(),
                         fresh: e.fresh(v, now, staleness),
                         suspected: v.suspected,
                         reason: v.reason.clone(),
@@ -628,14 +474,14 @@ impl Aggregator {
                     }
                     let same = || votes.iter().filter(|x| x.region == v.region);
                     let counted = || same().filter(|x| x.fresh && !x.suspected);
-                    let health = if counted().any(|x| x.health == "up") {
-                        "up"
-                    } else if counted().any(|x| x.health == "down") {
-                        "down"
+                    let health = if counted().any(|x| x.health == Health::Up) {
+                        RegionHealth::Up
+                    } else if counted().any(|x| x.health == Health::Down) {
+                        RegionHealth::Down
                     } else if same().any(|x| x.fresh && x.suspected) {
-                        "suspected"
+                        RegionHealth::Suspected
                     } else {
-                        "unknown"
+                        RegionHealth::Unknown
                     };
                     regions.push(RegionView {
                         region: v.region.clone(),
@@ -646,14 +492,14 @@ impl Aggregator {
                     target: t.to_string(),
                     check: t.check.to_string(),
                     address: t.addr.to_string(),
-                    health: e.status.health.to_string(),
-                    decided: e.decided.to_string(),
+                    health: e.status.health,
+                    decided: e.decided,
                     quorum: e.spec.quorum.to_string(),
                     up_regions: tally.up,
                     down_regions: tally.down,
                     disagreement: tally.split(),
                     frozen: e.frozen,
-                    held_down_ms: e.held_until.map(|u| ms(u.saturating_duration_since(now))),
+                    held_down_ms: e.hold.remaining(now).map(ms),
                     regions,
                     votes,
                 }
@@ -699,22 +545,6 @@ impl Aggregator {
             targets,
         }
     }
-}
-
-/// Whether another region has a fresh verdict on the target, and whether one sees it down.
-fn others_view(e: &Entry, vantage: &Vantage, now: Instant, staleness: Staleness) -> (bool, bool) {
-    let mut others = e.votes.iter().filter(|v| {
-        v.vantage.region != vantage.region
-            && v.state.health() != Health::Unknown
-            && e.fresh(v, now, staleness)
-    });
-    let mut compared = false;
-    let mut down = false;
-    for v in &mut others {
-        compared = true;
-        down |= v.state.health() == Health::Down;
-    }
-    (compared, down)
 }
 
 /// Whether two specs probe the same thing, so the health measured by one holds for the
@@ -824,7 +654,7 @@ mod tests {
     }
 
     fn aggregator(targets: &[(Target, Arc<CheckSpec>)], config: DecisionConfig) -> Aggregator {
-        let mut agg = Aggregator::new("r1".into(), config);
+        let mut agg = Aggregator::new("r1".into(), config, Arc::default());
         agg.set_targets(targets.iter().cloned().collect());
         agg
     }
@@ -945,7 +775,7 @@ mod tests {
         // A second region agreeing makes a majority.
         assert!(see(&mut agg, &t, "r2", false));
         assert_eq!(up(&agg, &t), Some(false));
-        assert_eq!(target_view(&agg, &t).decided, "down");
+        assert_eq!(target_view(&agg, &t).decided, Health::Down);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1000,7 +830,7 @@ mod tests {
         assert_eq!(up(&agg, &t), Some(true));
         let v = target_view(&agg, &t);
         let r3 = v.votes.iter().find(|x| x.region == "r3").unwrap();
-        assert!(!r3.fresh && r3.health == "down", "{r3:?}");
+        assert!(!r3.fresh && r3.health == Health::Down, "{r3:?}");
         assert_eq!((v.up_regions, v.down_regions), (1, 1));
         let vantage = agg
             .view(Instant::now())
@@ -1110,7 +940,7 @@ mod tests {
         assert_eq!(up(&agg, &t), Some(false));
 
         assert!(!see(&mut agg, &t, "r1", true), "held, not published");
-        assert_eq!(target_view(&agg, &t).decided, "up");
+        assert_eq!(target_view(&agg, &t).decided, Health::Up);
         assert_eq!(target_view(&agg, &t).held_down_ms, Some(30_000));
         advance(Duration::from_secs(20)).await;
         see(&mut agg, &t, "r1", true);

@@ -1,33 +1,41 @@
-//! The fall/rise state machine of one target as seen from one region: pure, no I/O, no clock.
+//! One vantage point's view of one target: who it is ([`Vantage`]), its vote, and the
+//! fall/rise state machine that turns its run of results into up or down. Pure, no I/O;
+//! time comes in as an argument.
 //!
-//! Kept apart from the probing and the aggregation so the thresholds can be tested edge by
-//! edge, and so remote observations can later run through exactly the same rule.
+//! Results from different places are separate runs, so each vantage point has its own
+//! state; the thresholds can be tested edge by edge here.
 
-use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// What the probes say about a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Health {
-    /// Not probed yet. Routing applies the check's `startup` state meanwhile.
-    Unknown,
-    Up,
-    Down,
+use tokio::time::Instant;
+
+use crate::health::snapshot::Health;
+
+/// Who made an observation: a region, and the process within it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Vantage {
+    pub region: Arc<str>,
+    pub sender: Arc<str>,
 }
 
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Unknown => "unknown",
-            Health::Up => "up",
-            Health::Down => "down",
-        }
+impl Vantage {
+    /// Identity by pointer: every name in the aggregator is interned (see `Interner`).
+    pub(super) fn is(&self, region: &Arc<str>, sender: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.sender, sender) && Arc::ptr_eq(&self.region, region)
     }
 }
 
-impl fmt::Display for Health {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+pub(super) struct Vote {
+    pub(super) vantage: Vantage,
+    /// Fall/rise per vantage point: results from different places are separate runs, or
+    /// one's failures would keep resetting another's successes.
+    pub(super) state: TargetState,
+    pub(super) last_seen: Instant,
+    /// Mirrors the vantage point's suspicion, so counting votes needs no lookup.
+    pub(super) suspected: bool,
+    pub(super) reason: String,
+    pub(super) latency: Duration,
 }
 
 /// Current health plus the run of results that disagree with it.

@@ -11,10 +11,18 @@ use std::ops::RangeInclusive;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::check::{classify_io, BodySearch, ProbeReason};
+use super::reason::{classify_io, BodySearch, ProbeReason};
+use super::tcp;
 
 /// Longest response head (status line and headers) read before giving up on it.
 const MAX_HEAD: usize = 16 * 1024;
+
+/// Header slots tried first; a head with more is parsed again with room for as many as
+/// [`MAX_HEAD`] can hold, so no head that fits is refused for its header count.
+const HEADERS: usize = 64;
+
+/// The shortest header line, `a:` and CRLF: the most headers [`MAX_HEAD`] can hold.
+const MAX_HEADERS: usize = MAX_HEAD / 4;
 
 #[derive(Debug, Clone)]
 pub struct Http1 {
@@ -55,9 +63,7 @@ impl Http1 {
     }
 
     pub async fn probe(&self) -> Result<ProbeReason, ProbeReason> {
-        let mut s = TcpStream::connect(self.addr)
-            .await
-            .map_err(|e| classify_io(&e).unwrap_or_else(|| ProbeReason::Connect(e.to_string())))?;
+        let mut s = tcp::connect(self.addr).await?;
         s.write_all(&self.request).await.map_err(after_connect)?;
 
         let mut buf = Vec::with_capacity(1024);
@@ -102,9 +108,8 @@ async fn read_head(
     buf: &mut Vec<u8>,
 ) -> Result<(u16, Framing, usize), ProbeReason> {
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let (status, framing) = parse_head(&buf[..end])?;
-            return Ok((status, framing, end + 4));
+        if let Some(head) = parse_head(buf)? {
+            return Ok(head);
         }
         if buf.len() >= MAX_HEAD {
             return Err(protocol("response head too large"));
@@ -127,41 +132,53 @@ async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, ProbeReason
     Ok(n)
 }
 
-fn parse_head(head: &[u8]) -> Result<(u16, Framing), ProbeReason> {
-    let head = std::str::from_utf8(head).map_err(|_| protocol("response head is not text"))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") || code.len() != 3 {
-        return Err(protocol("invalid HTTP status line"));
-    }
-    let status: u16 = code
-        .parse()
-        .ok()
+/// Parses the head at the start of `buf` with `httparse`: `None` while it is incomplete,
+/// else (status, framing, head length).
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, Framing, usize)>, ProbeReason> {
+    let mut few = [httparse::EMPTY_HEADER; HEADERS];
+    let mut resp = httparse::Response::new(&mut few);
+    let parsed = match resp.parse(buf) {
+        Err(httparse::Error::TooManyHeaders) => None,
+        other => Some(other),
+    };
+    // Rare: only a head with more than HEADERS headers pays for the heap.
+    let mut many;
+    let (resp, parsed) = match parsed {
+        Some(parsed) => (resp, parsed),
+        None => {
+            many = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut many);
+            let parsed = resp.parse(buf);
+            (resp, parsed)
+        }
+    };
+    let len = match parsed.map_err(head_error)? {
+        httparse::Status::Complete(len) => len,
+        httparse::Status::Partial => return Ok(None),
+    };
+    let status = resp
+        .code
         .filter(|s| (100..1000).contains(s))
         .ok_or_else(|| protocol("invalid HTTP status code"))?;
     let mut length = None;
     let mut chunked = false;
-    for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| protocol("invalid HTTP header line"))?;
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
+    for h in resp.headers.iter() {
+        let value = std::str::from_utf8(h.value).map(str::trim);
+        if h.name.eq_ignore_ascii_case("content-length") {
             let n: usize = value
-                .parse()
-                .map_err(|_| protocol("invalid Content-Length"))?;
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| protocol("invalid Content-Length"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(protocol("conflicting Content-Length"));
             }
             length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value
-                .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.is_ok_and(|v| {
+                v.rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+            });
         }
     }
     let framing = if status == 204 || status == 304 || (100..200).contains(&status) {
@@ -173,7 +190,17 @@ fn parse_head(head: &[u8]) -> Result<(u16, Framing), ProbeReason> {
     } else {
         Framing::UntilClose
     };
-    Ok((status, framing))
+    Ok(Some((status, framing, len)))
+}
+
+/// What was wrong with a head, in the words the hand-written parser used.
+fn head_error(e: httparse::Error) -> ProbeReason {
+    protocol(match e {
+        httparse::Error::Version | httparse::Error::Token => "invalid HTTP status line",
+        httparse::Error::Status => "invalid HTTP status code",
+        httparse::Error::TooManyHeaders => "response head too large",
+        _ => "invalid HTTP header line",
+    })
 }
 
 /// Feed the body to `search` until it decides or the body ends. `Some(found)` when the
@@ -272,9 +299,16 @@ async fn read_body(
 mod tests {
     use super::*;
 
+    /// A whole head from its lines: status and framing.
+    fn h(s: &str) -> Result<(u16, Framing), ProbeReason> {
+        let head = format!("{s}\r\n\r\n");
+        let (status, framing, len) = parse_head(head.as_bytes())?.expect("a whole head");
+        assert_eq!(len, head.len());
+        Ok((status, framing))
+    }
+
     #[test]
     fn heads_give_status_and_framing() {
-        let h = |s: &str| parse_head(s.as_bytes());
         assert_eq!(
             h("HTTP/1.1 200 OK\r\nContent-Length: 5").unwrap(),
             (200, Framing::Length(5))
@@ -295,8 +329,32 @@ mod tests {
             "HTTP/1.1 abc OK",
             "HTTP/1.1 200 OK\r\nno colon here",
             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2",
+            "HTTP/1.1 200 OK\r\nContent-Length: five",
         ] {
             assert!(matches!(h(bad), Err(ProbeReason::Protocol(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_head_is_incomplete_until_its_blank_line() {
+        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        for cut in [0, 5, 17, 36] {
+            assert_eq!(parse_head(&whole[..cut]).unwrap(), None, "cut at {cut}");
+        }
+        assert_eq!(
+            parse_head(whole).unwrap(),
+            Some((200, Framing::Length(2), whole.len() - 2))
+        );
+    }
+
+    #[test]
+    fn a_head_with_many_headers_still_parses() {
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..HEADERS * 3 {
+            head.push_str(&format!("x-{i}: y\r\n"));
+        }
+        head.push_str("Content-Length: 7\r\n\r\n");
+        let (status, framing, _) = parse_head(head.as_bytes()).unwrap().unwrap();
+        assert_eq!((status, framing), (200, Framing::Length(7)));
     }
 }
