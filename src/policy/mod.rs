@@ -17,6 +17,7 @@ pub mod multivalue;
 mod node;
 mod query;
 pub mod rng;
+mod tree;
 pub mod weighted;
 
 use std::collections::HashMap;
@@ -29,7 +30,8 @@ use hickory_proto::rr::{Name, RData, Record};
 
 use crate::geo::{Coord, Locator};
 use crate::zone::{AllDown, Policy, PolicyKind};
-use node::{AnswerId, Node};
+use node::Node;
+use tree::{AnswerId, Branch};
 
 /// A pool's health as a policy sees it, computed once per table build.
 #[derive(Debug, Clone, PartialEq, Eq)]
