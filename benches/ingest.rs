@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use switchyard::agent::auth::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use switchyard::agent::ingest::{self, IngestState, IngestStats};
-use switchyard::agent::wire::{Report, WireObservation, REPORTS_PATH};
+use switchyard::agent::report::{Report, WireObservation, REPORTS_PATH};
 use switchyard::config::agents::{AgentsConfig, Secret};
 use switchyard::health::{DecisionConfig, HealthMonitor, MonitorOptions};
 use switchyard::zone::{CheckKind, CheckSpec, Quorum, StartupState, Target};

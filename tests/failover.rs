@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{wait_for, Layout, Server};
+use common::{wait_for, Layout, Server, ZONE_HEAD};
 use switchyard::demo::backend::Mode;
 
 const INTERVAL_MS: u64 = 300;
@@ -20,11 +20,7 @@ const SECONDARY: &str = "127.0.0.22";
 
 fn zone(port: u16) -> String {
     format!(
-        r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = {{ mname = "ns1.example.test.", rname = "hostmaster.example.test." }}
-
+        r#"{ZONE_HEAD}
 [checks.web]
 kind = "http"
 port = {port}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
-use switchyard::dns::udp::{handle, Path as Answered};
+use switchyard::dns::udp::{handle, AnswerPath as Answered};
 use switchyard::health::HealthSnapshot;
 use switchyard::zone::ZoneSet;
 

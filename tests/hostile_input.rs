@@ -8,19 +8,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::{Layout, Server};
+use common::{Layout, Server, HOST_ZONE as ZONE};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-
-const ZONE: &str = r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = { mname = "ns1.example.test.", rname = "hostmaster.example.test." }
-
-[[records]]
-name = "host"
-A = ["192.0.2.80"]
-"#;
 
 fn header(id: u16, flags: u16, qd: u16, an: u16, ns: u16, ar: u16) -> Vec<u8> {
     let mut v = Vec::new();

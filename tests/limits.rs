@@ -10,20 +10,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Server};
+use common::{wait_for, Server, HOST_ZONE as ZONE};
 use control::{layout, Api};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-
-const ZONE: &str = r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = { mname = "ns1.example.test.", rname = "hostmaster.example.test." }
-
-[[records]]
-name = "host"
-A = ["192.0.2.80"]
-"#;
 
 const MAX_CONNS: usize = 8;
 

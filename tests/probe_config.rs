@@ -1,6 +1,8 @@
 //! The configuration of distributed probing: the zone keys `quorum` and `hold_down`, and
 //! the server file's `[agents]` section, each mistake rejected with file:line:column.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -8,18 +10,17 @@ use switchyard::config::agents::Staleness;
 use switchyard::config::{parse_zone, ServerConfig};
 use switchyard::zone::Quorum;
 
-const HEAD: &str = r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = { mname = "ns1.example.test.", rname = "hostmaster.example.test." }
+use common::ZONE_HEAD;
 
+/// What every case adds to the common zone header: one check.
+const CHECK: &str = r#"
 [checks.web]
 kind = "http"
 port = 8080
 "#;
 
 fn check_with(extra: &str) -> Result<switchyard::zone::Zone, String> {
-    parse_zone(Path::new("z.toml"), &format!("{HEAD}{extra}\n")).map_err(|e| {
+    parse_zone(Path::new("z.toml"), &format!("{ZONE_HEAD}{CHECK}{extra}\n")).map_err(|e| {
         e.iter()
             .map(|e| e.to_string())
             .collect::<Vec<_>>()

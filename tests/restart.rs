@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{wait_for, Layout, Server};
+use common::{wait_for, Layout, Server, ZONE_HEAD};
 use switchyard::demo::backend::{BackendHandle, Mode};
 
 const PRIMARY: &str = "127.0.0.31";
@@ -18,11 +18,7 @@ const SECONDARY: &str = "127.0.0.32";
 /// the first two seconds after a start, so early answers show the start-up behaviour.
 fn zone(port: u16) -> String {
     format!(
-        r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = {{ mname = "ns1.example.test.", rname = "hostmaster.example.test." }}
-
+        r#"{ZONE_HEAD}
 [checks.web]
 kind = "http"
 port = {port}

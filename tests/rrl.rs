@@ -9,20 +9,10 @@ mod control;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::{wait_for, Server};
+use common::{wait_for, Server, HOST_ZONE as ZONE};
 use control::{layout, Api};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-
-const ZONE: &str = r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = { mname = "ns1.example.test.", rname = "hostmaster.example.test." }
-
-[[records]]
-name = "host"
-A = ["192.0.2.80"]
-"#;
 
 const RATE: usize = 10;
 

@@ -5,13 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Layout, BIN};
-
-const HEAD: &str = r#"[zone]
-origin = "example.test."
-nameservers = ["ns1.example.test."]
-soa = { mname = "ns1.example.test.", rname = "hostmaster.example.test." }
-"#;
+use common::{Layout, BIN, ZONE_HEAD as HEAD};
 
 const CHECK_AND_POOL: &str = r#"
 [checks.web]

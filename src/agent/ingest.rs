@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::auth::{self, AuthError, ReplayGuard, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use super::wire::{Report, QUORUM_PATH, REPORTS_PATH};
+use super::report::{Report, QUORUM_PATH, REPORTS_PATH};
 use crate::config::agents::AgentsConfig;
 use crate::health::{Observation, QuorumHandle, QuorumView};
 

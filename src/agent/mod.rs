@@ -2,12 +2,12 @@
 //! their results, signed, to every nameserver; each nameserver takes them into its
 //! aggregator, beside its own region's results, and decides by quorum.
 //!
-//! `wire` is the report format, `auth` signs and checks it, `reporter` sends, `ingest`
+//! `report` is the report format, `auth` signs and checks it, `reporter` sends, `ingest`
 //! receives (an axum router to mount on a control listener), `probe` is the
 //! `switchyard probe` agent itself.
 
 pub mod auth;
 pub mod ingest;
 pub mod probe;
+pub mod report;
 pub mod reporter;
-pub mod wire;

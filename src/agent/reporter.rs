@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::auth::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use super::wire::{Report, WireObservation};
+use super::report::{Report, WireObservation};
 use crate::config::agents::Secret;
 use crate::health::Observation;
 

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::status::{address_status, AddressStatus, Sources};
 use super::{ApiError, AppState};
 use crate::policy::{Choice, Client};
-use crate::routing::Forced;
-use crate::zone::PolicyKind;
+use crate::routing::{Forced, Overlay, RoutingTable, ZoneTable};
+use crate::updater::Built;
+use crate::zone::{Policy, PolicyKind, Zone};
 
 #[derive(Deserialize)]
 pub struct ExplainQuery {
@@ -79,36 +80,7 @@ pub async fn explain(
     State(state): State<Arc<AppState>>,
     Query(q): Query<ExplainQuery>,
 ) -> Result<Json<Explanation>, ApiError> {
-    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
-    let fq = if q.name.ends_with('.') {
-        q.name.clone()
-    } else {
-        format!("{}.", q.name)
-    };
-    let qname = Name::from_ascii(&fq).map_err(|e| bad(format!("name {:?}: {e}", q.name)))?;
-    let qtype = match &q.qtype {
-        None => RecordType::A,
-        Some(t) => RecordType::from_str(&t.to_ascii_uppercase())
-            .map_err(|_| bad(format!("type {t:?}: not a record type")))?,
-    };
-    let subnet = match &q.ecs {
-        None => None,
-        Some(s) => {
-            let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-            let a: IpAddr = a
-                .parse()
-                .map_err(|_| bad(format!("ecs {s:?}: bad address")))?;
-            let l: u8 = l
-                .parse()
-                .map_err(|_| bad(format!("ecs {s:?}: bad prefix")))?;
-            Some((a, l))
-        }
-    };
-    let client_addr = q.client.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let client = Client {
-        addr: client_addr,
-        subnet,
-    };
+    let (qname, qtype, client) = parse(&q)?;
 
     let table = state.table.load_full();
     let built = state.built.borrow().clone();
@@ -139,118 +111,7 @@ pub async fn explain(
         }
     }
 
-    // The policy that answered, if the final owner is a policy name.
-    let owner_lower = LowerName::new(&owner);
-    let mut policy = None;
-    'zones: for z in built.zones.zones.iter() {
-        for p in &z.policies {
-            if LowerName::new(&p.name) != owner_lower {
-                continue;
-            }
-            let zlower = LowerName::new(&z.origin);
-            let zt = table.zones.iter().find(|t| t.origin == z.origin);
-            let compiled = zt.and_then(|t| t.policies.iter().find(|c| c.name == p.name));
-            let (answer, _) = match compiled {
-                Some(c) => c.select(&client),
-                None => break 'zones,
-            };
-            let order = crate::zone::pools_of(p, &z.policies);
-            let mut pools = Vec::new();
-            for name in &order {
-                let pool = &z.pools[name];
-                let st = zt.and_then(|t| t.pools.iter().find(|(n, _, _)| n == name));
-                let (up, healthy) =
-                    st.map_or((false, Vec::new()), |(_, _, s)| (s.up, s.healthy.clone()));
-                let forced = built.overlay.pool(&zlower, name);
-                let verdict = match (forced, up) {
-                    (Some(Forced::Down), _) => {
-                        "down: forced down by an override or drill".to_string()
-                    }
-                    (Some(Forced::Up), _) => "up: forced up by an override".to_string(),
-                    (None, true) => format!(
-                        "up: {} of {} addresses healthy (min_healthy {})",
-                        healthy.len(),
-                        pool.addresses.len(),
-                        pool.min_healthy
-                    ),
-                    (None, false) => format!(
-                        "down: {} of {} addresses healthy, below min_healthy {}",
-                        healthy.len(),
-                        pool.addresses.len(),
-                        pool.min_healthy
-                    ),
-                };
-                let addresses = pool
-                    .addresses
-                    .iter()
-                    .map(|a| address_status(z, &zlower, pool, *a, healthy.contains(a), &sources))
-                    .collect();
-                pools.push(PoolExplanation {
-                    name: name.to_string(),
-                    region: pool.region.to_string(),
-                    up,
-                    forced,
-                    healthy,
-                    min_healthy: pool.min_healthy,
-                    verdict,
-                    addresses,
-                });
-            }
-            let why = match &answer.choice {
-                Choice::Pool(chosen) if !matches!(p.kind, PolicyKind::Failover { .. }) => format!(
-                    "{}: pool {chosen} answers for this client (its location and the pools' health decided it)",
-                    p.kind.name()
-                ),
-                Choice::Pools(chosen) => {
-                    let names: Vec<&str> = chosen.iter().map(|c| c.as_ref()).collect();
-                    format!("{}: healthy addresses of {}", p.kind.name(), names.join(", "))
-                }
-                Choice::Pool(chosen) => {
-                    let skipped: Vec<String> = pools
-                        .iter()
-                        .take_while(|p| *p.name != **chosen)
-                        .map(|p| format!("{} is {}", p.name, p.verdict))
-                        .collect();
-                    if skipped.is_empty() {
-                        format!(
-                            "failover: {chosen} is the first pool in priority order and it is up"
-                        )
-                    } else {
-                        format!(
-                            "failover: {}; {chosen} is the first pool in priority order that is up",
-                            skipped.join("; ")
-                        )
-                    }
-                }
-                Choice::AllDown(mode) => format!(
-                    "failover: every pool is down, so when_all_down = {} applies",
-                    mode.as_str()
-                ),
-            };
-            path.push(format!(
-                "{} is answered by policy {} (failover over {})",
-                p.name,
-                p.label,
-                order
-                    .iter()
-                    .map(|s| s.as_ref())
-                    .collect::<Vec<_>>()
-                    .join(" > ")
-            ));
-            path.push(why.clone());
-            policy = Some(PolicyExplanation {
-                label: p.label.to_string(),
-                name: p.name.to_string(),
-                kind: "failover",
-                ttl: p.ttl,
-                when_all_down: p.when_all_down.as_str(),
-                choice: answer.choice.to_string(),
-                why,
-                pools,
-            });
-            break 'zones;
-        }
-    }
+    let policy = explain_policy(&built, &table, &owner, &client, &sources, &mut path);
     if policy.is_none() && zone_table.is_some() {
         path.push(format!(
             "{owner} is answered from static records ({})",
@@ -262,7 +123,7 @@ pub async fn explain(
         epoch: table.epoch,
         name: qname.to_string(),
         qtype: qtype.to_string(),
-        client: client_addr,
+        client: client.addr,
         ecs: q.ecs.clone(),
         rcode: lookup.rcode.to_string(),
         authoritative: lookup.authoritative,
@@ -273,4 +134,167 @@ pub async fn explain(
         authority: lookup.authority.iter().map(|r| r.to_string()).collect(),
         scope: lookup.scope,
     }))
+}
+
+/// The question the request asks: its name (made absolute), type (default A) and client.
+fn parse(q: &ExplainQuery) -> Result<(Name, RecordType, Client), ApiError> {
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let fq = if q.name.ends_with('.') {
+        q.name.clone()
+    } else {
+        format!("{}.", q.name)
+    };
+    let qname = Name::from_ascii(&fq).map_err(|e| bad(format!("name {:?}: {e}", q.name)))?;
+    let qtype = match &q.qtype {
+        None => RecordType::A,
+        Some(t) => RecordType::from_str(&t.to_ascii_uppercase())
+            .map_err(|_| bad(format!("type {t:?}: not a record type")))?,
+    };
+    let subnet = match &q.ecs {
+        None => None,
+        Some(s) => {
+            let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+            let a: IpAddr = a
+                .parse()
+                .map_err(|_| bad(format!("ecs {s:?}: bad address")))?;
+            let l: u8 = l
+                .parse()
+                .map_err(|_| bad(format!("ecs {s:?}: bad prefix")))?;
+            Some((a, l))
+        }
+    };
+    let client = Client {
+        addr: q.client.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        subnet,
+    };
+    Ok((qname, qtype, client))
+}
+
+/// The policy that answered, if the final `owner` is a policy name, with the two steps
+/// it adds to `path`; `None` when no policy has that name (or it was not compiled).
+fn explain_policy(
+    built: &Built,
+    table: &RoutingTable,
+    owner: &Name,
+    client: &Client,
+    sources: &Sources<'_>,
+    path: &mut Vec<String>,
+) -> Option<PolicyExplanation> {
+    let owner_lower = LowerName::new(owner);
+    let (z, p) = built.zones.zones.iter().find_map(|z| {
+        z.policies
+            .iter()
+            .find(|p| LowerName::new(&p.name) == owner_lower)
+            .map(|p| (z, p))
+    })?;
+    let zlower = LowerName::new(&z.origin);
+    let zt = table.zones.iter().find(|t| t.origin == z.origin);
+    let compiled = zt.and_then(|t| t.policies.iter().find(|c| c.name == p.name))?;
+    let (answer, _) = compiled.select(client);
+    let order = crate::zone::pools_of(p, &z.policies);
+    let pools: Vec<PoolExplanation> = order
+        .iter()
+        .map(|name| explain_pool(z, &zlower, zt, name, &built.overlay, sources))
+        .collect();
+    let why = why(p, &answer.choice, &pools);
+    path.push(format!(
+        "{} is answered by policy {} (failover over {})",
+        p.name,
+        p.label,
+        order
+            .iter()
+            .map(|s| s.as_ref())
+            .collect::<Vec<_>>()
+            .join(" > ")
+    ));
+    path.push(why.clone());
+    Some(PolicyExplanation {
+        label: p.label.to_string(),
+        name: p.name.to_string(),
+        kind: "failover",
+        ttl: p.ttl,
+        when_all_down: p.when_all_down.as_str(),
+        choice: answer.choice.to_string(),
+        why,
+        pools,
+    })
+}
+
+/// One pool of the policy's order: its state in this build, and why.
+fn explain_pool(
+    z: &Zone,
+    zlower: &LowerName,
+    zt: Option<&ZoneTable>,
+    name: &Arc<str>,
+    overlay: &Overlay,
+    sources: &Sources<'_>,
+) -> PoolExplanation {
+    let pool = &z.pools[name];
+    let st = zt.and_then(|t| t.pools.iter().find(|(n, _, _)| n == name));
+    let (up, healthy) = st.map_or((false, Vec::new()), |(_, _, s)| (s.up, s.healthy.clone()));
+    let forced = overlay.pool(zlower, name);
+    let verdict = match (forced, up) {
+        (Some(Forced::Down), _) => "down: forced down by an override or drill".to_string(),
+        (Some(Forced::Up), _) => "up: forced up by an override".to_string(),
+        (None, true) => format!(
+            "up: {} of {} addresses healthy (min_healthy {})",
+            healthy.len(),
+            pool.addresses.len(),
+            pool.min_healthy
+        ),
+        (None, false) => format!(
+            "down: {} of {} addresses healthy, below min_healthy {}",
+            healthy.len(),
+            pool.addresses.len(),
+            pool.min_healthy
+        ),
+    };
+    let addresses = pool
+        .addresses
+        .iter()
+        .map(|a| address_status(z, zlower, pool, *a, healthy.contains(a), sources))
+        .collect();
+    PoolExplanation {
+        name: name.to_string(),
+        region: pool.region.to_string(),
+        up,
+        forced,
+        healthy,
+        min_healthy: pool.min_healthy,
+        verdict,
+        addresses,
+    }
+}
+
+/// The rule that picked `choice`, in words.
+fn why(p: &Policy, choice: &Choice, pools: &[PoolExplanation]) -> String {
+    match choice {
+        Choice::Pool(chosen) if !matches!(p.kind, PolicyKind::Failover { .. }) => format!(
+            "{}: pool {chosen} answers for this client (its location and the pools' health decided it)",
+            p.kind.name()
+        ),
+        Choice::Pools(chosen) => {
+            let names: Vec<&str> = chosen.iter().map(|c| c.as_ref()).collect();
+            format!("{}: healthy addresses of {}", p.kind.name(), names.join(", "))
+        }
+        Choice::Pool(chosen) => {
+            let skipped: Vec<String> = pools
+                .iter()
+                .take_while(|p| *p.name != **chosen)
+                .map(|p| format!("{} is {}", p.name, p.verdict))
+                .collect();
+            if skipped.is_empty() {
+                format!("failover: {chosen} is the first pool in priority order and it is up")
+            } else {
+                format!(
+                    "failover: {}; {chosen} is the first pool in priority order that is up",
+                    skipped.join("; ")
+                )
+            }
+        }
+        Choice::AllDown(mode) => format!(
+            "failover: every pool is down, so when_all_down = {} applies",
+            mode.as_str()
+        ),
+    }
 }

@@ -11,9 +11,9 @@ use hickory_proto::rr::RecordType;
 
 use super::MAX_UDP_PAYLOAD;
 use crate::policy::Client;
+use crate::routing::HEADER_LEN;
 use crate::routing::{key, Body, RoutingTable};
 
-const HEADER: usize = 12;
 const TYPE_OPT: u16 = 41;
 const OPTION_ECS: u16 = 8;
 
@@ -47,8 +47,8 @@ struct Edns<'p> {
     ecs: Option<Ecs<'p>>,
 }
 
-/// A query the fast path can take, borrowed from the datagram.
-pub struct Query<'p> {
+/// A question the fast path can take (with its EDNS), borrowed from the datagram.
+pub struct Question<'p> {
     packet: &'p [u8],
     /// End of the question name; the question ends 4 octets later.
     qname_end: usize,
@@ -64,8 +64,8 @@ fn u16_at(p: &[u8], i: usize) -> Option<u16> {
 }
 
 /// Parse `packet` if it is a plain query; `None` for anything else.
-pub fn parse(packet: &[u8]) -> Option<Query<'_>> {
-    if packet.len() < HEADER {
+pub fn parse(packet: &[u8]) -> Option<Question<'_>> {
+    if packet.len() < HEADER_LEN {
         return None;
     }
     // QR clear and opcode QUERY; AA, TC and the second flag byte are not looked at,
@@ -85,10 +85,10 @@ pub fn parse(packet: &[u8]) -> Option<Query<'_>> {
 
     let mut key = key::new_buf();
     let mut lowercase = true;
-    let mut i = HEADER;
+    let mut i = HEADER_LEN;
     loop {
         let len = *packet.get(i)? as usize;
-        let k = i - HEADER;
+        let k = i - HEADER_LEN;
         if len == 0 {
             key[k] = 0;
             i += 1;
@@ -123,7 +123,7 @@ pub fn parse(packet: &[u8]) -> Option<Query<'_>> {
     if i != packet.len() {
         return None;
     }
-    Some(Query {
+    Some(Question {
         packet,
         qname_end,
         key,
@@ -190,7 +190,12 @@ fn parse_opt(p: &[u8], i: usize) -> Option<(Edns<'_>, usize)> {
 
 /// Write the reply to `q` into `out`, or return `None` to send the query to the
 /// general path.
-pub fn answer(table: &RoutingTable, q: &Query<'_>, src: IpAddr, out: &mut Vec<u8>) -> Option<()> {
+pub fn answer(
+    table: &RoutingTable,
+    q: &Question<'_>,
+    src: IpAddr,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     // Transfers are refused, meta types are errors: the general path says so.
     if matches!(
         q.qtype,
@@ -203,7 +208,7 @@ pub fn answer(table: &RoutingTable, q: &Query<'_>, src: IpAddr, out: &mut Vec<u8
         addr: src,
         subnet: ecs.map(|e| (e.ip(), e.source)),
     };
-    let key_len = q.qname_end - HEADER;
+    let key_len = q.qname_end - HEADER_LEN;
     let a = table.fast(&q.key[..key_len], q.qtype, &client)?;
     if !a.case_free && !q.lowercase {
         return None;
@@ -219,7 +224,7 @@ pub fn answer(table: &RoutingTable, q: &Query<'_>, src: IpAddr, out: &mut Vec<u8
     for c in [1, a.counts[0], a.counts[1], additional] {
         out.extend_from_slice(&u16::to_be_bytes(c));
     }
-    out.extend_from_slice(&p[HEADER..q.qname_end + 4]);
+    out.extend_from_slice(&p[HEADER_LEN..q.qname_end + 4]);
     match a.body {
         Body::Bytes(b) => out.extend_from_slice(b),
         Body::Negative(n) => n.write(key_len, out)?,
@@ -277,7 +282,7 @@ mod tests {
     use hickory_proto::rr::Name;
 
     use super::*;
-    use crate::dns::udp::{handle, Path as Answered};
+    use crate::dns::udp::{handle, AnswerPath as Answered};
     use crate::health::HealthSnapshot;
     use crate::zone::ZoneSet;
 

@@ -1,4 +1,5 @@
-//! The DNS front: RFC mechanics kept apart from routing. `respond` decides the reply,
+//! The DNS front: RFC mechanics kept apart from routing. `request` reads a message,
+//! `respond` decides the reply,
 //! `encode` puts it on the wire, `udp` and `tcp` carry it; `fast` answers common UDP
 //! queries from prepared wire replies, and `batch` moves datagrams in batches.
 
@@ -6,6 +7,7 @@ pub mod abuse;
 pub mod batch;
 pub mod encode;
 pub mod fast;
+pub mod request;
 pub mod respond;
 pub mod rrl;
 pub mod tcp;

@@ -15,6 +15,7 @@ use hickory_proto::op::ResponseCode;
 
 // The settings are config's (parsed with the server file); RRL only takes them.
 use crate::config::limits::RrlConfig;
+use crate::routing::HEADER_LEN;
 
 /// What to do with one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,14 +150,13 @@ impl Rrl {
 /// The question name of a query, in wire form (no compression in a question), or
 /// `None` when the packet has no well-formed one.
 pub fn question_name(packet: &[u8]) -> Option<&[u8]> {
-    const HEADER: usize = 12;
-    let mut i = HEADER;
+    let mut i = HEADER_LEN;
     loop {
         let len = usize::from(*packet.get(i)?);
         if len == 0 {
-            return packet.get(HEADER..=i);
+            return packet.get(HEADER_LEN..=i);
         }
-        if len > 63 || i - HEADER > 255 {
+        if len > 63 || i - HEADER_LEN > 255 {
             return None;
         }
         i += 1 + len;

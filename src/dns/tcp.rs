@@ -14,8 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Header, Message, MessageType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -26,7 +24,8 @@ use tracing::{debug, info, warn};
 
 use super::abuse::AbuseCounters;
 use super::encode::encode;
-use super::respond::{formerr, respond, RequestView};
+use super::request::{self, Request};
+use super::respond::respond;
 use super::xfr;
 use crate::config::limits::Limits;
 use crate::routing::{RoutingTable, TableReader};
@@ -188,30 +187,20 @@ fn answer(
     out: &mut Vec<u8>,
     frames: &mut Vec<u8>,
 ) -> bool {
-    let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
+    let Some(request) = request::parse(packet) else {
         return false;
     };
-    if header.metadata.message_type == MessageType::Response {
-        return false;
-    }
-    let message = match Message::from_vec(packet) {
-        Ok(m) => m,
-        Err(e) => {
-            debug!(%src, error = %e, "malformed query over tcp");
-            let reply = formerr(&header.metadata);
+    let message = match request {
+        Request::Query(m) => m,
+        Request::Malformed { reply, error } => {
+            debug!(%src, %error, "malformed query over tcp");
             return encode(&reply, None, u16::MAX, out).is_ok() && frame_into(out, frames);
         }
     };
     if xfr::axfr(table, &message, src.ip(), frames) {
         return true;
     }
-    let view = RequestView {
-        metadata: &message.metadata,
-        question: message.queries.first(),
-        question_count: message.queries.len(),
-        edns: message.edns.as_ref(),
-        src: src.ip(),
-    };
+    let view = request::view(&message, src.ip());
     let reply = respond(table, &view);
     match encode(&reply, view.question, u16::MAX, out) {
         Ok(_) => frame_into(out, frames),

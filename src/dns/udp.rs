@@ -8,8 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Header, Message, MessageType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -18,7 +16,8 @@ use super::abuse::AbuseCounters;
 use super::batch::{self, Batch};
 use super::encode::encode;
 use super::fast;
-use super::respond::{formerr, respond, RequestView};
+use super::request::{self, Request};
+use super::respond::respond;
 use super::rrl::{self, Rrl, Verdict};
 use super::MAX_UDP_PAYLOAD;
 use crate::routing::{RoutingTable, TableReader};
@@ -31,7 +30,7 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
 
 /// Which path answered a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Path {
+pub enum AnswerPath {
     Fast,
     General,
 }
@@ -45,15 +44,15 @@ pub fn handle(
     src: SocketAddr,
     out: &mut Vec<u8>,
     fast_path: bool,
-) -> Option<Path> {
+) -> Option<AnswerPath> {
     if fast_path {
         if let Some(q) = fast::parse(packet) {
             if fast::answer(table, &q, src.ip(), out).is_some() {
-                return Some(Path::Fast);
+                return Some(AnswerPath::Fast);
             }
         }
     }
-    handle_datagram(table, packet, src, out).map(|_| Path::General)
+    handle_datagram(table, packet, src, out).map(|_| AnswerPath::General)
 }
 
 fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
@@ -91,27 +90,15 @@ pub fn handle_datagram<'o>(
     src: SocketAddr,
     out: &'o mut Vec<u8>,
 ) -> Option<&'o [u8]> {
-    let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
-    // Never answer a response: that is how reflection loops start.
-    if header.metadata.message_type == MessageType::Response {
-        return None;
-    }
-    let message = match Message::from_vec(packet) {
-        Ok(m) => m,
-        Err(e) => {
-            debug!(%src, error = %e, "malformed query");
-            let reply = formerr(&header.metadata);
+    let message = match request::parse(packet)? {
+        Request::Query(m) => m,
+        Request::Malformed { reply, error } => {
+            debug!(%src, %error, "malformed query");
             encode(&reply, None, 512, out).ok()?;
             return Some(out.as_slice());
         }
     };
-    let view = RequestView {
-        metadata: &message.metadata,
-        question: message.queries.first(),
-        question_count: message.queries.len(),
-        edns: message.edns.as_ref(),
-        src: src.ip(),
-    };
+    let view = request::view(&message, src.ip());
     let reply = respond(table, &view);
     // RFC 6891 §6.2.5: below 512 counts as 512; without EDNS the limit is 512.
     let max = match &message.edns {

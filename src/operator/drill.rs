@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{OpError, Operator, Source};
+use super::{OpError, Operator, Scope, Source};
 use crate::alerts::{Event, Severity};
 use crate::routing::Forced;
 
@@ -85,18 +85,7 @@ impl Operator {
         default_nameservers: &[SocketAddr],
         shutdown: CancellationToken,
     ) -> Result<DrillReport, OpError> {
-        let duration = Duration::from_secs(req.seconds);
-        if duration.is_zero() || duration > MAX_DRILL {
-            return Err(OpError::Invalid(format!(
-                "a drill lasts 1..={} seconds",
-                MAX_DRILL.as_secs()
-            )));
-        }
-        let poll = req
-            .poll_ms
-            .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_POLL)
-            .clamp(Duration::from_millis(10), Duration::from_secs(5));
+        let (duration, poll) = timing(&req)?;
         let scope = self.resolve(req.zone.as_deref(), &req.pool, None)?;
         if self.overrides().iter().any(|o| {
             o.scope.address.is_none() && o.scope.zone == scope.zone && o.scope.pool == scope.pool
@@ -110,46 +99,8 @@ impl Operator {
             .nameservers
             .clone()
             .unwrap_or_else(|| default_nameservers.iter().map(|a| reachable(*a)).collect());
-
-        // The names whose answers can move: policies that list the pool.
-        let zones = self.zones.borrow().clone();
-        let zone = zones
-            .zones
-            .iter()
-            .find(|z| z.origin == scope.zone)
-            .cloned()
-            .ok_or_else(|| OpError::UnknownZone(scope.zone.to_string()))?;
-        let pool = &zone.pools[&scope.pool];
-        let mut questions: Vec<(Name, RecordType)> = Vec::new();
-        for p in &zone.policies {
-            if crate::zone::pools_of(p, &zone.policies).contains(&scope.pool) {
-                if pool.addresses.iter().any(IpAddr::is_ipv4) {
-                    questions.push((p.name.clone(), RecordType::A));
-                }
-                if pool.addresses.iter().any(IpAddr::is_ipv6) {
-                    questions.push((p.name.clone(), RecordType::AAAA));
-                }
-            }
-        }
-
-        // Baselines before the pool goes out.
-        let mut watches = Vec::new();
-        for ns in &nameservers {
-            for (name, qtype) in &questions {
-                let before = query(*ns, name, *qtype).await.ok();
-                watches.push(Watch {
-                    nameserver: *ns,
-                    name: name.to_string(),
-                    qtype: qtype.to_string(),
-                    errors: u32::from(before.is_none()),
-                    before,
-                    during: None,
-                    moved_after_ms: None,
-                    back_after_ms: None,
-                    back_after_end_ms: None,
-                });
-            }
-        }
+        let questions = self.questions(&scope)?;
+        let watches = baselines(&nameservers, &questions).await;
 
         let id = {
             let mut st = self.lock();
@@ -192,6 +143,31 @@ impl Operator {
         self.drill(id)
     }
 
+    /// The names whose answers can move when the pool goes out: policies that list it,
+    /// asked for each address family the pool has.
+    fn questions(&self, scope: &Scope) -> Result<Vec<(Name, RecordType)>, OpError> {
+        let zones = self.zones.borrow().clone();
+        let zone = zones
+            .zones
+            .iter()
+            .find(|z| z.origin == scope.zone)
+            .cloned()
+            .ok_or_else(|| OpError::UnknownZone(scope.zone.to_string()))?;
+        let pool = &zone.pools[&scope.pool];
+        let mut questions: Vec<(Name, RecordType)> = Vec::new();
+        for p in &zone.policies {
+            if crate::zone::pools_of(p, &zone.policies).contains(&scope.pool) {
+                if pool.addresses.iter().any(IpAddr::is_ipv4) {
+                    questions.push((p.name.clone(), RecordType::A));
+                }
+                if pool.addresses.iter().any(IpAddr::is_ipv6) {
+                    questions.push((p.name.clone(), RecordType::AAAA));
+                }
+            }
+        }
+        Ok(questions)
+    }
+
     pub fn drill(&self, id: u64) -> Result<DrillReport, OpError> {
         let r = self
             .lock()
@@ -222,6 +198,50 @@ fn reachable(a: SocketAddr) -> SocketAddr {
     }
 }
 
+/// How long the drill lasts and how often it asks, from the request.
+fn timing(req: &DrillRequest) -> Result<(Duration, Duration), OpError> {
+    let duration = Duration::from_secs(req.seconds);
+    if duration.is_zero() || duration > MAX_DRILL {
+        return Err(OpError::Invalid(format!(
+            "a drill lasts 1..={} seconds",
+            MAX_DRILL.as_secs()
+        )));
+    }
+    let poll = req
+        .poll_ms
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_POLL)
+        .clamp(Duration::from_millis(10), Duration::from_secs(5));
+    Ok((duration, poll))
+}
+
+/// One watch per (nameserver, question), with the answer before the pool goes out.
+async fn baselines(nameservers: &[SocketAddr], questions: &[(Name, RecordType)]) -> Vec<Watch> {
+    let mut watches = Vec::new();
+    for ns in nameservers {
+        for (name, qtype) in questions {
+            let before = query(*ns, name, *qtype).await.ok();
+            watches.push(Watch {
+                nameserver: *ns,
+                name: name.to_string(),
+                qtype: qtype.to_string(),
+                errors: u32::from(before.is_none()),
+                before,
+                during: None,
+                moved_after_ms: None,
+                back_after_ms: None,
+                back_after_end_ms: None,
+            });
+        }
+    }
+    watches
+}
+
+/// What one watch asks: its index in the report, the nameserver and the question.
+type Target = (usize, SocketAddr, Name, RecordType);
+
+/// Ask every watch's question each `poll` until the drill is over and the answers are
+/// back (or `GRACE` has passed), then report.
 async fn watch(
     op: Arc<Operator>,
     report: Arc<Mutex<DrillReport>>,
@@ -232,18 +252,7 @@ async fn watch(
     shutdown: CancellationToken,
 ) {
     let end = started + duration;
-    let targets: Vec<(usize, SocketAddr, Name, RecordType)> = {
-        let r = report.lock().unwrap_or_else(|e| e.into_inner());
-        let per_ns = questions.len().max(1);
-        r.watches
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let (name, t) = questions[i % per_ns].clone();
-                (i, w.nameserver, name, t)
-            })
-            .collect()
-    };
+    let targets = targets(&report, &questions);
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -252,48 +261,82 @@ async fn watch(
             _ = tick.tick() => {}
         }
         let now = Instant::now();
-        for (i, ns, name, qtype) in &targets {
-            let done = {
-                let r = report.lock().unwrap_or_else(|e| e.into_inner());
-                let w = &r.watches[*i];
-                w.back_after_ms.is_some() || w.before.is_none()
-            };
-            if done {
-                continue;
-            }
-            let answer = query(*ns, name, *qtype).await;
-            let at = Instant::now();
-            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-            let w = &mut r.watches[*i];
-            match answer {
-                Err(_) => w.errors += 1,
-                Ok(a) if Some(&a) != w.before.as_ref() && w.moved_after_ms.is_none() => {
-                    w.moved_after_ms = Some(ms(at - started));
-                    w.during = Some(a);
-                }
-                Ok(a) if Some(&a) == w.before.as_ref() && w.moved_after_ms.is_some() => {
-                    w.back_after_ms = Some(ms(at - started));
-                    w.back_after_end_ms = Some(ms(at.saturating_duration_since(end)));
-                }
-                Ok(_) => {}
-            }
+        for target in &targets {
+            ask(&report, target, started, end).await;
         }
-        {
-            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-            if now >= end {
-                r.state = "recovering";
-            }
-            // A name that never moved (the pool was not serving it) has nothing to await
-            // once the drill is over.
-            let waiting = r.watches.iter().any(|w| {
-                w.before.is_some() && w.moved_after_ms.is_some() && w.back_after_ms.is_none()
-            });
-            if now >= end && (!waiting || now >= end + GRACE) {
-                r.state = "finished";
-                break;
-            }
+        if finished(&report, now, end) {
+            break;
         }
     }
+    announce(&op, &report);
+}
+
+/// The watches in report order, each with its question (the report holds them per
+/// nameserver, in the order of `questions`).
+fn targets(report: &Mutex<DrillReport>, questions: &[(Name, RecordType)]) -> Vec<Target> {
+    let r = report.lock().unwrap_or_else(|e| e.into_inner());
+    let per_ns = questions.len().max(1);
+    r.watches
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let (name, t) = questions[i % per_ns].clone();
+            (i, w.nameserver, name, t)
+        })
+        .collect()
+}
+
+/// Ask one watch's question, unless it is done, and note when its answer moved or came
+/// back.
+async fn ask(report: &Mutex<DrillReport>, target: &Target, started: Instant, end: Instant) {
+    let (i, ns, name, qtype) = target;
+    let done = {
+        let r = report.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &r.watches[*i];
+        w.back_after_ms.is_some() || w.before.is_none()
+    };
+    if done {
+        return;
+    }
+    let answer = query(*ns, name, *qtype).await;
+    let at = Instant::now();
+    let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+    let w = &mut r.watches[*i];
+    match answer {
+        Err(_) => w.errors += 1,
+        Ok(a) if Some(&a) != w.before.as_ref() && w.moved_after_ms.is_none() => {
+            w.moved_after_ms = Some(ms(at - started));
+            w.during = Some(a);
+        }
+        Ok(a) if Some(&a) == w.before.as_ref() && w.moved_after_ms.is_some() => {
+            w.back_after_ms = Some(ms(at - started));
+            w.back_after_end_ms = Some(ms(at.saturating_duration_since(end)));
+        }
+        Ok(_) => {}
+    }
+}
+
+/// Move the report's state on as of `now` (a round began then); true once finished.
+fn finished(report: &Mutex<DrillReport>, now: Instant, end: Instant) -> bool {
+    let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+    if now >= end {
+        r.state = "recovering";
+    }
+    // A name that never moved (the pool was not serving it) has nothing to await
+    // once the drill is over.
+    let waiting = r
+        .watches
+        .iter()
+        .any(|w| w.before.is_some() && w.moved_after_ms.is_some() && w.back_after_ms.is_none());
+    if now >= end && (!waiting || now >= end + GRACE) {
+        r.state = "finished";
+        return true;
+    }
+    false
+}
+
+/// Log the results and send them as an alert event.
+fn announce(op: &Operator, report: &Mutex<DrillReport>) {
     let r = report.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let summary: Vec<String> = r
         .watches

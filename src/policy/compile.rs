@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
-use super::node::{AnswerId, Node};
+use super::node::Node;
+use super::tree::{AnswerId, Branch};
 use super::{
     failover, geolocation, geoproximity, latency, multivalue, rng, weighted, Answer, Choice, Inputs,
 };

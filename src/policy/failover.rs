@@ -1,6 +1,7 @@
 //! Failover: members in priority order; the first one with an answer wins.
 
 use super::node::Node;
+use super::tree::Branch;
 
 /// Members that can never answer are dropped, and so is everything after the first
 /// member that always answers: neither could change an answer.

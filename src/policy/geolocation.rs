@@ -2,14 +2,14 @@
 //! whose member has an answer for the client wins, so a country whose pool is down falls
 //! back to its continent's rule, then to the default, as Route 53 does.
 
-use super::node::{AnswerId, Node};
 use super::query::Query;
+use super::tree::{uniform, AnswerId, Branch};
 use crate::geo::{Continent, Country};
 
 #[derive(Debug, Clone)]
-pub(crate) struct Geolocation {
+pub(crate) struct Geolocation<N> {
     /// One node per distinct member.
-    nodes: Vec<Node>,
+    nodes: Vec<N>,
     /// Sorted by country, for a binary search.
     countries: Vec<(Country, u16)>,
     continents: [Option<u16>; 7],
@@ -17,13 +17,16 @@ pub(crate) struct Geolocation {
 }
 
 /// `nodes[i]` is the compiled member `i`; rules index into it.
-pub(crate) fn build(
-    nodes: Vec<Node>,
+pub(crate) fn build<N>(
+    nodes: Vec<N>,
     mut countries: Vec<(Country, u16)>,
     continents: Vec<(Continent, u16)>,
     default: u16,
-) -> Node {
-    if let Some(same) = Node::uniform(&nodes) {
+) -> N
+where
+    N: Branch + From<Box<Geolocation<N>>>,
+{
+    if let Some(same) = uniform(&nodes) {
         return same;
     }
     countries.sort_by_key(|(c, _)| *c);
@@ -31,7 +34,7 @@ pub(crate) fn build(
     for (c, i) in continents {
         by_continent[c.index()] = Some(i);
     }
-    Node::Geolocation(Box::new(Geolocation {
+    N::from(Box::new(Geolocation {
         nodes,
         countries,
         continents: by_continent,
@@ -39,7 +42,7 @@ pub(crate) fn build(
     }))
 }
 
-impl Geolocation {
+impl<N: Branch> Geolocation<N> {
     pub(crate) fn pick(&self, q: &mut Query<'_>) -> Option<AnswerId> {
         let at = q.location();
         if let Some(country) = at.country {
@@ -60,6 +63,6 @@ impl Geolocation {
     pub(crate) fn preferred(&self) -> Option<AnswerId> {
         self.nodes[self.default as usize]
             .preferred()
-            .or_else(|| self.nodes.iter().find_map(Node::preferred))
+            .or_else(|| self.nodes.iter().find_map(N::preferred))
     }
 }

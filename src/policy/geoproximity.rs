@@ -3,8 +3,8 @@
 //! its area; -50 makes them one and a half times longer). Clients without coordinates
 //! get the fallback pool.
 
-use super::node::{AnswerId, Node};
 use super::query::Query;
+use super::tree::{AnswerId, Branch};
 use crate::geo::{angle, Coord};
 
 #[derive(Debug, Clone)]
@@ -22,7 +22,10 @@ pub(crate) struct Geoproximity {
 
 /// `sites`: every configured pool with its answer when up. `fallback`: the answer for
 /// clients without coordinates (already resolved to an up pool, if any is).
-pub(crate) fn build(sites: Vec<(Coord, i8, Option<AnswerId>)>, fallback: Option<AnswerId>) -> Node {
+pub(crate) fn build<N>(sites: Vec<(Coord, i8, Option<AnswerId>)>, fallback: Option<AnswerId>) -> N
+where
+    N: Branch + From<Box<Geoproximity>>,
+{
     let sites: Vec<Site> = sites
         .into_iter()
         .filter_map(|(at, bias, answer)| {
@@ -34,9 +37,9 @@ pub(crate) fn build(sites: Vec<(Coord, i8, Option<AnswerId>)>, fallback: Option<
         })
         .collect();
     if sites.iter().all(|s| Some(s.answer) == fallback) {
-        return Node::Fixed(fallback);
+        return N::fixed(fallback);
     }
-    Node::Geoproximity(Box::new(Geoproximity { sites, fallback }))
+    N::from(Box::new(Geoproximity { sites, fallback }))
 }
 
 impl Geoproximity {
@@ -63,6 +66,7 @@ impl Geoproximity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::node::Node;
 
     fn pick_at(n: &Node, lat: f64, lon: f64) -> Option<AnswerId> {
         let Node::Geoproximity(g) = n else {

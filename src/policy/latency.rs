@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use tracing::info;
 
-use super::node::{AnswerId, Node};
 use super::query::Query;
+use super::tree::{uniform, AnswerId, Branch};
 use super::{PoolRtts, PoolStates, Regions};
 use crate::geo::Coord;
 use crate::zone::{Hysteresis, StaticRtt};
@@ -147,31 +147,34 @@ fn choose(
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Latency {
+pub(crate) struct Latency<N> {
     /// Rows with a choice and a known location: (unit vector, answer node).
-    rows: Vec<([f64; 3], Node)>,
+    rows: Vec<([f64; 3], N)>,
     /// For clients without coordinates: this server's own region's row when it has one.
-    default: Node,
+    default: N,
 }
 
 /// `rows`: each row's location and compiled choice; `default`: the row for clients
 /// without coordinates.
-pub(crate) fn build(rows: Vec<(Option<Coord>, Node)>, default: Node) -> Node {
-    let located: Vec<([f64; 3], Node)> = rows
+pub(crate) fn build<N>(rows: Vec<(Option<Coord>, N)>, default: N) -> N
+where
+    N: Branch + From<Box<Latency<N>>>,
+{
+    let located: Vec<([f64; 3], N)> = rows
         .into_iter()
         .filter(|(_, n)| !n.is_down())
         .filter_map(|(at, n)| Some((at?.unit(), n)))
         .collect();
-    if let Some(same) = Node::uniform(located.iter().map(|(_, n)| n).chain([&default])) {
+    if let Some(same) = uniform(located.iter().map(|(_, n)| n).chain([&default])) {
         return same;
     }
-    Node::Latency(Box::new(Latency {
+    N::from(Box::new(Latency {
         rows: located,
         default,
     }))
 }
 
-impl Latency {
+impl<N: Branch> Latency<N> {
     pub(crate) fn pick(&self, q: &mut Query<'_>) -> Option<AnswerId> {
         let Some(at) = q.location().coord else {
             return self.default.pick(q);

@@ -1,12 +1,13 @@
 //! Routing policies: each turns pool health into prepared answers at build time, and
 //! picks among them per query. Policies know pools, health and client locations; the
-//! only wire format here is an answer's own address records (`wire`), encoded at build
-//! time.
+//! only wire format here is an answer's own address records (`answer_wire`), encoded
+//! at build time.
 //!
 //! One file per policy kind builds its part of a small node tree (`node`); `compile`
 //! walks members (pools, or other policies) into that tree; `query` is the per-query view
 //! of the client; `rng` the lock-free random source for weighted and multivalue.
 
+pub mod answer_wire;
 mod compile;
 pub mod failover;
 pub mod geolocation;
@@ -16,8 +17,8 @@ pub mod multivalue;
 mod node;
 mod query;
 pub mod rng;
+mod tree;
 pub mod weighted;
-pub mod wire;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,7 +30,8 @@ use hickory_proto::rr::{Name, RData, Record};
 
 use crate::geo::{Coord, Locator};
 use crate::zone::{AllDown, Policy, PolicyKind};
-use node::{AnswerId, Node};
+use node::Node;
+use tree::{AnswerId, Branch};
 
 /// A pool's health as a policy sees it, computed once per table build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +89,7 @@ pub struct Answer {
     pub a: Vec<Record>,
     pub aaaa: Vec<Record>,
     /// The same records in wire form, for the UDP fast path.
-    pub wire: wire::AnswerWire,
+    pub wire: answer_wire::AnswerWire,
 }
 
 impl Answer {
@@ -106,7 +108,7 @@ impl Answer {
         }
         Self {
             choice,
-            wire: wire::AnswerWire::new(ttl, &addresses),
+            wire: answer_wire::AnswerWire::new(ttl, &addresses),
             addresses,
             a,
             aaaa,

@@ -2,12 +2,17 @@
 //! policy's answer list). Everything client-independent is folded at build time into
 //! `Fixed`, so a plain failover is one match per query; only the decisions that really
 //! depend on the client (or on chance) stay as nodes.
+//!
+//! `Node` is the closed enum that dispatches statically; the kinds build it through
+//! `tree::Branch` and the `From` conversions here, so they never import this file.
 
+use super::geolocation::Geolocation;
+use super::geoproximity::Geoproximity;
+use super::latency::Latency;
 use super::query::Query;
-use super::{geolocation, geoproximity, latency, rng, weighted};
-
-/// Index into `Compiled::answers`.
-pub(crate) type AnswerId = u32;
+use super::rng;
+use super::tree::{AnswerId, Branch};
+use super::weighted::Weighted;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
@@ -15,17 +20,27 @@ pub(crate) enum Node {
     Fixed(Option<AnswerId>),
     /// The first child with an answer for this client.
     Failover(Vec<Node>),
-    Weighted(Box<weighted::Weighted>),
-    Geolocation(Box<geolocation::Geolocation>),
-    Geoproximity(Box<geoproximity::Geoproximity>),
-    Latency(Box<latency::Latency>),
+    Weighted(Box<Weighted<Node>>),
+    Geolocation(Box<Geolocation<Node>>),
+    Geoproximity(Box<Geoproximity>),
+    Latency(Box<Latency<Node>>),
     /// Multivalue: one of several precomputed permutations, uniformly.
     Shuffled(Vec<AnswerId>),
 }
 
-impl Node {
-    /// This client's answer, or `None` when nothing reachable from here is up for it.
-    pub(crate) fn pick(&self, q: &mut Query<'_>) -> Option<AnswerId> {
+impl Branch for Node {
+    fn fixed(answer: Option<AnswerId>) -> Self {
+        Node::Fixed(answer)
+    }
+
+    fn as_fixed(&self) -> Option<Option<AnswerId>> {
+        match self {
+            Node::Fixed(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    fn pick(&self, q: &mut Query<'_>) -> Option<AnswerId> {
         match self {
             Node::Fixed(a) => *a,
             Node::Failover(children) => children.iter().find_map(|c| c.pick(q)),
@@ -37,24 +52,7 @@ impl Node {
         }
     }
 
-    /// Nothing below this node is ever up.
-    pub(crate) fn is_down(&self) -> bool {
-        matches!(self, Node::Fixed(None))
-    }
-
-    /// Never `None` for any client.
-    pub(crate) fn always_answers(&self) -> bool {
-        match self {
-            Node::Fixed(a) => a.is_some(),
-            Node::Shuffled(_) => true,
-            Node::Failover(c) => c.iter().any(Node::always_answers),
-            _ => false,
-        }
-    }
-
-    /// The answer a client with no ECS, no known location and no luck gets: what logs
-    /// and status show. Deterministic, unlike `pick`.
-    pub(crate) fn preferred(&self) -> Option<AnswerId> {
+    fn preferred(&self) -> Option<AnswerId> {
         match self {
             Node::Fixed(a) => *a,
             Node::Failover(c) => c.iter().find_map(Node::preferred),
@@ -66,15 +64,36 @@ impl Node {
         }
     }
 
-    /// The same fixed answer for every child, when there is one: lets a decision that
-    /// would change nothing be folded away (and its answer carry ECS scope 0).
-    pub(crate) fn uniform<'n>(children: impl IntoIterator<Item = &'n Node>) -> Option<Node> {
-        let mut it = children.into_iter();
-        let first = match it.next()? {
-            Node::Fixed(a) => *a,
-            _ => return None,
-        };
-        it.all(|n| matches!(n, Node::Fixed(a) if *a == first))
-            .then_some(Node::Fixed(first))
+    fn always_answers(&self) -> bool {
+        match self {
+            Node::Fixed(a) => a.is_some(),
+            Node::Shuffled(_) => true,
+            Node::Failover(c) => c.iter().any(Node::always_answers),
+            _ => false,
+        }
+    }
+}
+
+impl From<Box<Weighted<Node>>> for Node {
+    fn from(w: Box<Weighted<Node>>) -> Self {
+        Node::Weighted(w)
+    }
+}
+
+impl From<Box<Geolocation<Node>>> for Node {
+    fn from(g: Box<Geolocation<Node>>) -> Self {
+        Node::Geolocation(g)
+    }
+}
+
+impl From<Box<Geoproximity>> for Node {
+    fn from(g: Box<Geoproximity>) -> Self {
+        Node::Geoproximity(g)
+    }
+}
+
+impl From<Box<Latency<Node>>> for Node {
+    fn from(l: Box<Latency<Node>>) -> Self {
+        Node::Latency(l)
     }
 }

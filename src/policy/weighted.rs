@@ -6,9 +6,9 @@
 //! `w / -ln(u)`, `u` a hash of subnet and member name): a subnet keeps its member across
 //! rebuilds, and when one member goes down only its own subnets move.
 
-use super::node::{AnswerId, Node};
 use super::query::Query;
 use super::rng;
+use super::tree::{uniform, AnswerId, Branch};
 
 /// The client prefix sticky mode hashes: what resolvers commonly send as ECS, so one
 /// resolver's clients in one network stay together.
@@ -16,20 +16,20 @@ pub const STICKY_V4: u8 = 24;
 pub const STICKY_V6: u8 = 56;
 
 #[derive(Debug, Clone)]
-pub(crate) struct Arm {
-    node: Node,
+pub(crate) struct Arm<N> {
+    node: N,
     weight: u64,
     /// Hash of the member's name: stable across rebuilds and reorderings.
     key: u64,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Weighted {
-    main: Vec<Arm>,
+pub(crate) struct Weighted<N> {
+    main: Vec<Arm<N>>,
     /// Running sums of `main`'s weights, for the random draw.
     cumulative: Vec<u64>,
     total: u64,
-    reserve: Vec<Arm>,
+    reserve: Vec<Arm<N>>,
     sticky: bool,
 }
 
@@ -43,8 +43,11 @@ pub(crate) fn name_key(name: &str) -> u64 {
 }
 
 /// `arms`: (node, weight, member name).
-pub(crate) fn build(arms: Vec<(Node, u32, &str)>, sticky: bool) -> Node {
-    let arms: Vec<Arm> = arms
+pub(crate) fn build<N>(arms: Vec<(N, u32, &str)>, sticky: bool) -> N
+where
+    N: Branch + From<Box<Weighted<N>>>,
+{
+    let arms: Vec<Arm<N>> = arms
         .into_iter()
         .filter(|(n, _, _)| !n.is_down())
         .map(|(node, weight, name)| Arm {
@@ -53,7 +56,7 @@ pub(crate) fn build(arms: Vec<(Node, u32, &str)>, sticky: bool) -> Node {
             key: name_key(name),
         })
         .collect();
-    let (mut main, mut reserve): (Vec<Arm>, Vec<Arm>) =
+    let (mut main, mut reserve): (Vec<Arm<N>>, Vec<Arm<N>>) =
         arms.into_iter().partition(|a| a.weight > 0);
     if main.is_empty() {
         // Nothing weighted is up: the reserve shares the traffic equally.
@@ -61,16 +64,16 @@ pub(crate) fn build(arms: Vec<(Node, u32, &str)>, sticky: bool) -> Node {
         main.iter_mut().for_each(|a| a.weight = 1);
     }
     if main.is_empty() {
-        return Node::Fixed(None);
+        return N::fixed(None);
     }
     if main.iter().all(|a| a.node.always_answers()) {
         reserve.clear();
     }
     if main.len() == 1 && reserve.is_empty() {
-        return main.pop().map_or(Node::Fixed(None), |a| a.node);
+        return main.pop().map_or(N::fixed(None), |a| a.node);
     }
     if reserve.is_empty() {
-        if let Some(same) = Node::uniform(main.iter().map(|a| &a.node)) {
+        if let Some(same) = uniform(main.iter().map(|a| &a.node)) {
             return same;
         }
     }
@@ -82,7 +85,7 @@ pub(crate) fn build(arms: Vec<(Node, u32, &str)>, sticky: bool) -> Node {
             total
         })
         .collect();
-    Node::Weighted(Box::new(Weighted {
+    N::from(Box::new(Weighted {
         main,
         cumulative,
         total,
@@ -92,12 +95,12 @@ pub(crate) fn build(arms: Vec<(Node, u32, &str)>, sticky: bool) -> Node {
 }
 
 /// Rendezvous score: higher wins. `u` is in (0, 1), so `-ln(u)` is positive.
-fn score(arm: &Arm, key: u64) -> f64 {
+fn score<N>(arm: &Arm<N>, key: u64) -> f64 {
     let u = ((rng::mix(key ^ arm.key) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     arm.weight as f64 / -u.ln()
 }
 
-impl Weighted {
+impl<N: Branch> Weighted<N> {
     pub(crate) fn pick(&self, q: &mut Query<'_>) -> Option<AnswerId> {
         if self.sticky {
             let key = q.subnet_key(STICKY_V4, STICKY_V6);
@@ -122,7 +125,7 @@ impl Weighted {
             })
     }
 
-    fn by_score(arms: &[Arm], key: u64, q: &mut Query<'_>) -> Option<AnswerId> {
+    fn by_score(arms: &[Arm<N>], key: u64, q: &mut Query<'_>) -> Option<AnswerId> {
         let best = arms
             .iter()
             .enumerate()
@@ -154,6 +157,7 @@ impl Weighted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::node::Node;
     use crate::policy::Client;
 
     fn client(subnet: &str) -> Client {

@@ -12,6 +12,31 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
+/// The header most test zones start with: `example.test.`, one nameserver, an SOA with
+/// the default timers. A macro so `HOST_ZONE` can be built from it at compile time.
+macro_rules! example_zone_head {
+    () => {
+        r#"[zone]
+origin = "example.test."
+nameservers = ["ns1.example.test."]
+soa = { mname = "ns1.example.test.", rname = "hostmaster.example.test." }
+"#
+    };
+}
+
+/// The zone header alone, for tests that add their own records, checks and pools.
+pub const ZONE_HEAD: &str = example_zone_head!();
+
+/// The smallest useful zone: the header and `host.example.test. A 192.0.2.80`.
+pub const HOST_ZONE: &str = concat!(
+    example_zone_head!(),
+    r#"
+[[records]]
+name = "host"
+A = ["192.0.2.80"]
+"#
+);
+
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
