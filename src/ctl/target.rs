@@ -79,6 +79,12 @@ fn read_config(path: &Path) -> Result<(SocketAddr, Option<PathBuf>), CtlError> {
             path.display()
         ))
     })?;
+    if listen.port() == 0 {
+        return Err(CtlError::Usage(format!(
+            "{}: [control] listen has port 0 (any free port): give --url with the port the server printed",
+            path.display()
+        )));
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     Ok((listen, control.token_file.map(|f| base.join(f))))
 }
