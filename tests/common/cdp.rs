@@ -80,7 +80,9 @@ impl Browser {
             let mut r = BufReader::new(reader);
             let mut buf = Vec::new();
             while r.read_until(0, &mut buf).is_ok_and(|n| n > 0) {
-                buf.pop_if(|b| *b == 0);
+                if buf.last() == Some(&0) {
+                    buf.pop();
+                }
                 if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
                     if tx.send(v).is_err() {
                         break;
