@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests drive
-# (dig; iproute2 for the network-namespace tests), then format, lints and tests.
+# (dig; iproute2 for the network-namespace tests; chromium for the status page,
+# systemd-analyze for the units, promtool for the alert rules, cargo-deb for the
+# package), then format, lints and tests. Under CI=true a test whose tool is missing fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,9 @@ need=()
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   SUDO=""
@@ -15,6 +20,8 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+cargo deb --version >/dev/null 2>&1 || cargo install cargo-deb --locked
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

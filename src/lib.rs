@@ -21,6 +21,7 @@ pub mod agent;
 pub mod alerts;
 pub mod config;
 pub mod control;
+pub mod ctl;
 pub mod demo;
 pub mod dns;
 #[doc(hidden)]

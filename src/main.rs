@@ -36,6 +36,8 @@ enum Command {
         #[arg(long, short, default_value = "switchyard.toml")]
         config: PathBuf,
     },
+    /// Talk to a running server's control API: status, overrides, reload, explain, drills.
+    Ctl(switchyard::ctl::CtlArgs),
     /// A controllable HTTP backend as its own process (for tests).
     #[command(hide = true)]
     TestBackend {
@@ -143,6 +145,7 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Ctl(args) => switchyard::ctl::main(args),
         Command::TestBackend { listen, control } => {
             init_logging("warn");
             run(demo::serve_backend(listen, control))

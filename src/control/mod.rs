@@ -1,4 +1,4 @@
-//! The control HTTP API: status, Prometheus metrics, explain, overrides, drills and
+//! The control HTTP API: the status page, status, Prometheus metrics, explain, overrides, drills and
 //! reload, on its own address (loopback by default).
 //!
 //! [`router`] builds the routes from one shared [`AppState`]; other features add theirs
@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod explain;
 pub mod ops;
+pub mod page;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ pub struct AppState {
 /// The control API's routes, each behind [`auth::guard`].
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/", get(page::page))
         .route("/v1/status", get(status::status))
         .route("/metrics", get(metrics))
         .route("/v1/explain", get(explain::explain))

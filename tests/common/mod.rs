@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod cdp;
+pub mod tools;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
 /// The header most test zones start with: `example.test.`, one nameserver, an SOA with
