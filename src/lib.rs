@@ -1,15 +1,18 @@
 //! Switchyard: an authoritative DNS server that answers by policy and live health.
 //!
 //! ```text
-//!  zones/*.toml ──► config (parse, validate) ──► ZoneSet (typed, immutable)
-//!                                                   │
-//!  probe workers (this region) ──┐
-//!  probe agents (other regions) ─┴► health (per-prober fall/rise, quorum) ──► HealthSnapshot (watch)
-//!  control API ──► operator (overrides, drills) ────┤──► Overlay (watch)
-//!                                                   ▼
-//!       updater: routing::build_next(prev, ZoneSet, HealthSnapshot, Overlay) ──► RoutingTable
-//!                                                   │   TableWriter::store (whole table)
-//!  UDP/TCP query ──► dns::respond ──► table.lookup() ──► policy.select(client) ──► answer
+//!  zones/*.toml + master files ──► config (parse, validate) ──► zone::ZoneSet (typed, immutable)
+//!                                                                  │
+//!  health::probe (this region) ──┐                                 │
+//!  agent reports (other regions) ┴► Observation ─► health::decide (per-vantage fall/rise,
+//!                                    quorum, guard, hold-down) ─► HealthSnapshot (watch)
+//!  control API ──► operator (overrides, drills) ─────────────────► Overlay (watch)
+//!                                                                  ▼
+//!   updater: routing::build_next(prev, ZoneSet, HealthSnapshot, Overlay) ─► RoutingTable
+//!            routing::diff(old, new) ─► log, metrics, alerts      │ TableWriter::store
+//!                                                                  ▼ (one swap, whole table)
+//!  UDP ─► dns::fast ─► prepared wire reply (routing::prepare) ─► patch id/case/ECS ─► send
+//!   └ anything unusual, and TCP ─► dns::request ─► dns::respond ─► routing lookup ─► encode
 //! ```
 //!
 //! The query path reads one `Arc<RoutingTable>` and never waits on a probe, a lock or
