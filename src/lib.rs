@@ -23,6 +23,7 @@ pub mod config;
 pub mod control;
 pub mod demo;
 pub mod dns;
+pub mod dnssec;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod geo;

@@ -36,6 +36,11 @@ enum Command {
         #[arg(long, short, default_value = "switchyard.toml")]
         config: PathBuf,
     },
+    /// DNSSEC tools.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
     /// A controllable HTTP backend as its own process (for tests).
     #[command(hide = true)]
     TestBackend {
@@ -56,6 +61,16 @@ enum Command {
         /// MaxMind DB for the geo policies; the project's test database by default.
         #[arg(long, default_value = "geoip/test.mmdb")]
         geoip: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Print the DS records (SHA-256) to give the parent zone, as `dnssec-dsfromkey -2`
+    /// does: for each key file named, or each key-signing key in a directory.
+    Ds {
+        #[arg(required = true)]
+        keys: Vec<PathBuf>,
     },
 }
 
@@ -143,6 +158,20 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Dnssec {
+            command: DnssecCommand::Ds { keys },
+        } => match switchyard::dnssec::ds::ds_lines(&keys) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::TestBackend { listen, control } => {
             init_logging("warn");
             run(demo::serve_backend(listen, control))
