@@ -96,7 +96,10 @@ fn read(path: &Path) -> Result<String, KeyError> {
 #[derive(Clone, Debug)]
 pub struct PublicKeyFile {
     pub path: PathBuf,
+    /// Lowercase, fully qualified: for comparing and digesting.
     pub owner: Name,
+    /// As written in the file: `dnssec-dsfromkey` keeps the case, so `ds` does too.
+    pub owner_as_written: Name,
     /// Line of the DNSKEY record in the file (1-based), for error messages.
     pub line: usize,
     /// TTL written in the file (`dnssec-keygen -L`), if any.
@@ -165,6 +168,7 @@ impl PublicKeyFile {
             return Ok(Self {
                 path: path.to_owned(),
                 owner: normalize(&owner),
+                owner_as_written: owner,
                 line,
                 ttl,
                 dnskey,
@@ -197,7 +201,7 @@ impl PublicKeyFile {
             DigestType::SHA256,
             digest.as_ref().to_vec(),
         );
-        Ok(format!("{} IN DS {ds}", fqdn(&self.owner)))
+        Ok(format!("{} IN DS {ds}", fqdn(&self.owner_as_written)))
     }
 }
 
