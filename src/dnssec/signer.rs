@@ -18,7 +18,8 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use super::cache::{SigCache, SignStats};
 use super::denial;
-use super::keys::{Key, KeySet};
+use super::keys::Key;
+use super::keyset::KeySet;
 
 /// Why an RRset could not be signed. These are programming or key errors, not client input:
 /// the query path answers SERVFAIL and logs.

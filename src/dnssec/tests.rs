@@ -12,7 +12,8 @@ use hickory_proto::rr::rdata::{A, MX, NS, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::denial::{self, NXNAME};
-use super::keys::{parse_bind_time, Key, KeyError, KeySet, Timing};
+use super::keys::{parse_bind_time, Key, KeyError, Timing};
+use super::keyset::KeySet;
 use super::signer::{sign_rrset, unix_now, Rrset, SignerConfig, ZoneSigner};
 use super::SigCache;
 
