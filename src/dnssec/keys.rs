@@ -443,15 +443,16 @@ fn check_private_mode(path: &Path) -> Result<(), KeyError> {
     Ok(())
 }
 
-struct PrivateFile {
-    algorithm: u8,
-    algorithm_line: usize,
-    key: Vec<u8>,
-    timing: Timing,
+/// The parsed `.private` file (visible to the tests of this module's parent).
+pub(super) struct PrivateFile {
+    pub(super) algorithm: u8,
+    pub(super) algorithm_line: usize,
+    pub(super) key: Vec<u8>,
+    pub(super) timing: Timing,
 }
 
 impl PrivateFile {
-    fn parse(path: &Path, text: &str) -> Result<Self, KeyError> {
+    pub(super) fn parse(path: &Path, text: &str) -> Result<Self, KeyError> {
         let mut format_seen = false;
         let mut algorithm = None;
         let mut key = None;
@@ -506,12 +507,20 @@ impl PrivateFile {
                         .map_err(|e| {
                             malformed(path, line, format!("PrivateKey is not base64: {e}"))
                         })?;
-                    if bytes.len() != 32 {
+                    // BIND writes the ECDSA scalar as an integer, without leading zero
+                    // octets (1 key in 256 has 31 bytes): pad it back to the field size.
+                    // An Ed25519 seed is always 32 octets.
+                    let ecdsa = algorithm.is_some_and(|(a, _)| a == 13);
+                    if bytes.len() > 32 || (bytes.len() < 32 && !ecdsa) || bytes.is_empty() {
                         return Err(malformed(
                             path,
                             line,
                             format!("PrivateKey has {} bytes, expected 32", bytes.len()),
                         ));
+                    }
+                    let mut bytes = bytes;
+                    while bytes.len() < 32 {
+                        bytes.insert(0, 0);
                     }
                     key = Some(bytes);
                 }

@@ -310,6 +310,10 @@ impl ZoneSigner {
     }
 
     pub fn sign_at(&self, rrset: &Rrset, now: u64) -> Result<Arc<[Record]>, SignError> {
+        // RRSIGs are never signed themselves (RFC 4035 §2.2).
+        if rrset.rtype == RecordType::RRSIG {
+            return Err(rrset.encode_error("an RRSIG RRset is not signed"));
+        }
         // RFC 4035 §2.2 / RFC 6840 §5.10: the DNSKEY RRset (and the CDS/CDNSKEY that the
         // parent reads beside it) is signed by the key-signing keys.
         let apex_keyset = matches!(

@@ -303,6 +303,25 @@ mod keys {
     }
 
     #[test]
+    fn short_ecdsa_scalars_are_padded() {
+        // BIND prints the scalar as an integer: a key whose first octet is 0 has 31 bytes.
+        // (Seen for real: a dnssec-keygen key failed to load before this.)
+        let short = data_encoding::BASE64.encode(&[7u8; 31]);
+        let text = format!(
+            "Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: {short}\n"
+        );
+        let p = super::super::keys::PrivateFile::parse(Path::new("K.private"), &text).unwrap();
+        assert_eq!(p.key.len(), 32);
+        assert_eq!(p.key[0], 0);
+        assert_eq!(&p.key[1..], &[7u8; 31]);
+        assert_eq!((p.algorithm, p.algorithm_line), (13, 2));
+        assert_eq!(p.timing, Timing::default());
+        // An Ed25519 seed is not an integer: 31 bytes is an error.
+        let text = text.replace("13 (ECDSAP256SHA256)", "15 (ED25519)");
+        assert!(super::super::keys::PrivateFile::parse(Path::new("K.private"), &text).is_err());
+    }
+
+    #[test]
     fn bind_times_are_utc() {
         // date -u -d 2026-12-01T08:36:42 +%s
         assert_eq!(parse_bind_time("20261201083642"), Some(1_796_114_202));
@@ -364,6 +383,8 @@ mod keys {
             "example.com",
             &["-a", "ECDSAP256SHA256", "-P", "now", "-A", "+1d"],
         );
+        // `-P now` is the keygen's second: read the clock after it.
+        let now = unix_now();
         let set = KeySet::load(&zone, &[c, z, next]).unwrap();
         let [k, z, n] = [0, 1, 2].map(|i| set.keys()[i].tag());
         assert_eq!(tags(set.published(now)), [k, z, n]);
@@ -513,6 +534,9 @@ mod signing {
         let sigs = signer.sign(&a).unwrap();
         assert_eq!(rrsig(&sigs[0]).input().key_tag, zsk.tag());
         assert!(verify(zsk.dnskey(), &a.name, &a, &sigs[0]));
+        // RRSIGs are not signed.
+        let sig_set = Rrset::from_records(&sigs).unwrap();
+        assert!(signer.sign(&sig_set).is_err());
     }
 
     fn rec(owner: &str, ttl: u32, data: RData) -> Record {
