@@ -27,6 +27,7 @@ pub mod control;
 pub mod ctl;
 pub mod demo;
 pub mod dns;
+pub mod dnssec;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod geo;

@@ -38,6 +38,11 @@ enum Command {
     },
     /// Talk to a running server's control API: status, overrides, reload, explain, drills.
     Ctl(switchyard::ctl::CtlArgs),
+    /// DNSSEC tools.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
     /// A controllable HTTP backend as its own process (for tests).
     #[command(hide = true)]
     TestBackend {
@@ -58,6 +63,16 @@ enum Command {
         /// MaxMind DB for the geo policies; the project's test database by default.
         #[arg(long, default_value = "geoip/test.mmdb")]
         geoip: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Print the DS records (SHA-256) to give the parent zone, as `dnssec-dsfromkey -2`
+    /// does: for each key file named, or each key-signing key in a directory.
+    Ds {
+        #[arg(required = true)]
+        keys: Vec<PathBuf>,
     },
 }
 
@@ -146,6 +161,20 @@ fn main() -> ExitCode {
             })
         }
         Command::Ctl(args) => switchyard::ctl::main(args),
+        Command::Dnssec {
+            command: DnssecCommand::Ds { keys },
+        } => match switchyard::dnssec::ds::ds_lines(&keys) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::TestBackend { listen, control } => {
             init_logging("warn");
             run(demo::serve_backend(listen, control))

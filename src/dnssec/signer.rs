@@ -1,0 +1,397 @@
+//! Signing: the RFC 4034 §6 canonical form of an RRset, one RRSIG per signing key, and the
+//! `ZoneSigner` that the query path holds per zone (key roles, validity, the cache).
+//!
+//! The to-be-signed bytes are built here rather than with `hickory_proto::dnssec::TBS`:
+//! hickory orders an RRset by the non-canonical wire form of its RDATA (names keep their
+//! case) and does not drop duplicates, both of which RFC 4034 §6.3 requires. The RRSIG RDATA
+//! prefix is still hickory's `SigInput::emit`, and the tests check our bytes against
+//! hickory's where the two must agree and against BIND's `dnssec-verify` where they differ.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hickory_proto::dnssec::rdata::sig::SigInput;
+use hickory_proto::dnssec::rdata::{DNSSECRData, RRSIG};
+use hickory_proto::dnssec::TBS;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+
+use super::cache::{SigCache, SignStats};
+use super::denial;
+use super::keys::Key;
+use super::keyset::KeySet;
+
+/// Why an RRset could not be signed. These are programming or key errors, not client input:
+/// the query path answers SERVFAIL and logs.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("cannot encode {rtype} RRset at {name}: {message}")]
+    Encode {
+        name: String,
+        rtype: RecordType,
+        message: String,
+    },
+    #[error("key {tag} failed to sign: {message}")]
+    Crypto { tag: u16, message: String },
+    #[error("no active key for zone {0}")]
+    NoActiveKey(String),
+    #[error("labels {labels} is more than the {name} owner has")]
+    Labels { name: String, labels: u8 },
+}
+
+/// One RRset as it is signed: the owner is the name in the zone, so for an answer made by
+/// wildcard expansion it is the wildcard (`*.example.com`), not the query name. The RRSIG
+/// labels field then comes out right (RFC 4034 §3.1.3), and one cached signature serves
+/// every name the wildcard expands to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rrset {
+    pub name: Name,
+    pub class: DNSClass,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    pub rdata: Vec<RData>,
+}
+
+impl Rrset {
+    pub fn new(name: Name, rtype: RecordType, ttl: u32, rdata: Vec<RData>) -> Self {
+        Self {
+            name,
+            class: DNSClass::IN,
+            rtype,
+            ttl,
+            rdata,
+        }
+    }
+
+    /// The RRset of `records` (all of one owner, class and type; the first record decides,
+    /// others are ignored). TTL is the smallest, as RFC 2181 §5.2 has servers treat it.
+    pub fn from_records(records: &[Record]) -> Option<Self> {
+        let first = records.first()?;
+        let same: Vec<&Record> = records
+            .iter()
+            .filter(|r| {
+                r.name == first.name
+                    && r.dns_class == first.dns_class
+                    && r.record_type() == first.record_type()
+            })
+            .collect();
+        Some(Self {
+            name: first.name.clone(),
+            class: first.dns_class,
+            rtype: first.record_type(),
+            ttl: same.iter().map(|r| r.ttl).min().unwrap_or(first.ttl),
+            rdata: same.iter().map(|r| r.data.clone()).collect(),
+        })
+    }
+
+    /// The same RRset signed as a wildcard expansion with `labels` labels (the RRSIG field,
+    /// which does not count the `*`): `a.b.example.com` with 2 becomes `*.example.com`.
+    pub fn as_wildcard_of(mut self, labels: u8) -> Result<Self, SignError> {
+        if labels > self.name.num_labels() {
+            return Err(SignError::Labels {
+                name: self.name.to_ascii(),
+                labels,
+            });
+        }
+        if labels < self.name.num_labels() {
+            let star = Name::from_labels([b"*" as &[u8]]).expect("one-label name");
+            self.name = star
+                .append_name(&self.name.trim_to(labels as usize))
+                .map_err(|e| self.encode_error(e))?;
+        }
+        Ok(self)
+    }
+
+    /// The records, with owner `owner` (the query name for a wildcard expansion).
+    pub fn records_at(&self, owner: &Name) -> Vec<Record> {
+        self.rdata
+            .iter()
+            .map(|d| {
+                let mut r = Record::from_rdata(owner.clone(), self.ttl, d.clone());
+                r.dns_class = self.class;
+                r
+            })
+            .collect()
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        self.records_at(&self.name)
+    }
+
+    /// RFC 4034 §6: `owner | type | class | ttl | rdlength | rdata` for each RR in
+    /// canonical order, duplicates removed. This is both the tail of the to-be-signed data
+    /// and the content key of the signature cache.
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, SignError> {
+        let mut rdatas: Vec<Vec<u8>> = Vec::with_capacity(self.rdata.len());
+        for d in &self.rdata {
+            let mut buf = Vec::with_capacity(64);
+            let mut enc = BinEncoder::new(&mut buf);
+            // Canonical form: no compression; names lowercased for the RFC 4034 §6.2 types
+            // (as amended by RFC 6840 §5.1) and left alone for the others.
+            enc.set_canonical_form(true);
+            enc.set_name_encoding(NameEncoding::Uncompressed);
+            d.emit(&mut enc).map_err(|e| self.encode_error(e))?;
+            rdatas.push(buf);
+        }
+        // §6.3: RDATA as left-justified octet strings, which is Vec<u8>'s order.
+        rdatas.sort();
+        rdatas.dedup();
+        let mut owner = Vec::with_capacity(self.name.len() + 2);
+        {
+            let mut enc = BinEncoder::new(&mut owner);
+            enc.set_name_encoding(NameEncoding::UncompressedLowercase);
+            self.name.emit(&mut enc).map_err(|e| self.encode_error(e))?;
+        }
+        let mut out = Vec::new();
+        for rd in rdatas {
+            let len = u16::try_from(rd.len()).map_err(|e| self.encode_error(e))?;
+            out.extend_from_slice(&owner);
+            out.extend_from_slice(&u16::from(self.rtype).to_be_bytes());
+            out.extend_from_slice(&u16::from(self.class).to_be_bytes());
+            out.extend_from_slice(&self.ttl.to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&rd);
+        }
+        Ok(out)
+    }
+
+    fn encode_error(&self, e: impl std::fmt::Display) -> SignError {
+        SignError::Encode {
+            name: self.name.to_ascii(),
+            rtype: self.rtype,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Signs `rrset` with `key`, valid from `inception` to `expiration` (Unix seconds; RRSIG
+/// times are serial numbers mod 2^32, RFC 4034 §3.1.5). The RRSIG record's owner and TTL are
+/// the RRset's.
+pub fn sign_rrset(
+    key: &Key,
+    signer_name: &Name,
+    rrset: &Rrset,
+    inception: u64,
+    expiration: u64,
+) -> Result<Record, SignError> {
+    let canonical = rrset.canonical_bytes()?;
+    sign_canonical(key, signer_name, rrset, &canonical, inception, expiration)
+}
+
+fn sign_canonical(
+    key: &Key,
+    signer_name: &Name,
+    rrset: &Rrset,
+    canonical: &[u8],
+    inception: u64,
+    expiration: u64,
+) -> Result<Record, SignError> {
+    let input = SigInput {
+        type_covered: rrset.rtype,
+        algorithm: key.algorithm(),
+        // hickory's num_labels leaves out a leading `*`, which is what the field wants.
+        num_labels: rrset.name.num_labels(),
+        original_ttl: rrset.ttl,
+        sig_expiration: SerialNumber::new(expiration as u32),
+        sig_inception: SerialNumber::new(inception as u32),
+        key_tag: key.tag(),
+        signer_name: signer_name.to_lowercase(),
+    };
+    let mut buf = Vec::with_capacity(canonical.len() + 64);
+    {
+        let mut enc = BinEncoder::new(&mut buf);
+        enc.set_canonical_form(true);
+        enc.set_name_encoding(NameEncoding::Uncompressed);
+        input.emit(&mut enc).map_err(|e| rrset.encode_error(e))?;
+    }
+    buf.extend_from_slice(canonical);
+    let tbs = TBS::from(buf.as_slice());
+    let sig = key
+        .signing_key()
+        .sign(&tbs)
+        .map_err(|e| SignError::Crypto {
+            tag: key.tag(),
+            message: e.to_string(),
+        })?;
+    let rdata = RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig)));
+    let mut record = Record::from_rdata(rrset.name.clone(), rrset.ttl, rdata);
+    record.dns_class = rrset.class;
+    Ok(record)
+}
+
+/// How long signatures live. Defaults: 7 days validity, inception 1 hour in the past so
+/// resolvers with a slow clock accept them, DNSKEY TTL 1 hour.
+#[derive(Clone, Debug)]
+pub struct SignerConfig {
+    pub validity: Duration,
+    pub inception_skew: Duration,
+    pub dnskey_ttl: u32,
+    /// Signed RRsets kept in the cache (see `cache` for the bound).
+    pub cache_capacity: usize,
+}
+
+impl Default for SignerConfig {
+    fn default() -> Self {
+        Self {
+            validity: Duration::from_secs(7 * 86_400),
+            inception_skew: Duration::from_secs(3600),
+            dnskey_ttl: 3600,
+            cache_capacity: 100_000,
+        }
+    }
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Everything the query path needs to sign one zone. Cheap to share (`Arc<ZoneSigner>`):
+/// all methods take `&self`, the cache is internally synchronized.
+pub struct ZoneSigner {
+    keys: KeySet,
+    config: SignerConfig,
+    cache: SigCache,
+}
+
+impl ZoneSigner {
+    pub fn new(keys: KeySet, config: SignerConfig) -> Self {
+        let cache = SigCache::new(config.cache_capacity);
+        Self {
+            keys,
+            config,
+            cache,
+        }
+    }
+
+    pub fn zone(&self) -> &Name {
+        self.keys.zone()
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    pub fn config(&self) -> &SignerConfig {
+        &self.config
+    }
+
+    /// Counters for the metrics module.
+    pub fn stats(&self) -> &SignStats {
+        self.cache.stats()
+    }
+
+    /// The apex DNSKEY RRset at `now`: every published key.
+    pub fn dnskey_rrset_at(&self, now: u64) -> Rrset {
+        let rdata = self
+            .keys
+            .published(now)
+            .iter()
+            .map(|k| RData::DNSSEC(DNSSECRData::DNSKEY(k.dnskey().clone())))
+            .collect();
+        Rrset::new(
+            self.zone().clone(),
+            RecordType::DNSKEY,
+            self.config.dnskey_ttl,
+            rdata,
+        )
+    }
+
+    pub fn dnskey_rrset(&self) -> Rrset {
+        self.dnskey_rrset_at(unix_now())
+    }
+
+    /// The RRSIGs for `rrset`: one per signing key, from the cache when a signature made
+    /// earlier still has more than a quarter of its validity left.
+    pub fn sign(&self, rrset: &Rrset) -> Result<Arc<[Record]>, SignError> {
+        self.sign_at(rrset, unix_now())
+    }
+
+    pub fn sign_at(&self, rrset: &Rrset, now: u64) -> Result<Arc<[Record]>, SignError> {
+        // RRSIGs are never signed themselves (RFC 4035 §2.2).
+        if rrset.rtype == RecordType::RRSIG {
+            return Err(rrset.encode_error("an RRSIG RRset is not signed"));
+        }
+        // RFC 4035 §2.2 / RFC 6840 §5.10: the DNSKEY RRset (and the CDS/CDNSKEY that the
+        // parent reads beside it) is signed by the key-signing keys.
+        let apex_keyset = matches!(
+            rrset.rtype,
+            RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY
+        ) && super::keys::same_name(&rrset.name, self.zone());
+        let signers = if apex_keyset {
+            self.keys.dnskey_signers(now)
+        } else {
+            self.keys.zone_signers(now)
+        };
+        if signers.is_empty() {
+            return Err(SignError::NoActiveKey(self.zone().to_ascii()));
+        }
+        let canonical = rrset.canonical_bytes()?;
+        // The cache key is the content plus which keys sign it, so a key becoming active or
+        // inactive in a rollover makes new signatures instead of reusing the old key's.
+        let mut key = Vec::with_capacity(canonical.len() + 3 * signers.len() + 1);
+        key.push(signers.len() as u8);
+        for k in &signers {
+            key.push(u8::from(k.algorithm()));
+            key.extend_from_slice(&k.tag().to_be_bytes());
+        }
+        key.extend_from_slice(&canonical);
+        if let Some(hit) = self.cache.get(&key, now) {
+            return Ok(hit);
+        }
+        // No lock is held here: two threads missing on the same RRset both sign it, which
+        // costs a signature and is cheaper than making the second one wait.
+        let started = Instant::now();
+        let inception = now.saturating_sub(self.config.inception_skew.as_secs());
+        let validity = self.config.validity.as_secs();
+        let expiration = now + validity;
+        let mut sigs = Vec::with_capacity(signers.len());
+        for k in &signers {
+            sigs.push(sign_canonical(
+                k,
+                self.zone(),
+                rrset,
+                &canonical,
+                inception,
+                expiration,
+            )?);
+        }
+        let sigs: Arc<[Record]> = sigs.into();
+        // Refresh once less than a quarter of the validity is left, so a resolver that
+        // caches the answer for its TTL never holds an expired signature.
+        let refresh_at = expiration - validity / 4;
+        self.cache.insert(
+            key.into(),
+            sigs.clone(),
+            refresh_at,
+            signers.len(),
+            started.elapsed(),
+        );
+        Ok(sigs)
+    }
+
+    /// The DNSKEY RRset and its RRSIGs.
+    pub fn signed_dnskey(&self) -> Result<(Rrset, Arc<[Record]>), SignError> {
+        let now = unix_now();
+        let rrset = self.dnskey_rrset_at(now);
+        let sigs = self.sign_at(&rrset, now)?;
+        Ok((rrset, sigs))
+    }
+
+    /// Authenticated denial for `qname` (compact denial, see `denial`): `types` are the
+    /// types at `qname` (`None`: the name does not exist). Returns the NSEC RRset and its
+    /// RRSIGs for the authority section; `ttl` is the negative TTL (RFC 9077: the smaller
+    /// of the SOA TTL and SOA MINIMUM).
+    pub fn deny(
+        &self,
+        qname: &Name,
+        types: Option<&[RecordType]>,
+        ttl: u32,
+    ) -> Result<(Rrset, Arc<[Record]>), SignError> {
+        let nsec = denial::deny(qname, types, ttl);
+        let sigs = self.sign(&nsec)?;
+        Ok((nsec, sigs))
+    }
+}
