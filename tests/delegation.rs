@@ -247,7 +247,7 @@ fn a_nameserver_says_who_it_is() {
         let version = format!("\"switchyard {}\"", env!("CARGO_PKG_VERSION"));
         assert_eq!(
             chaos(&s, &format!("{tcp} version.bind")).1,
-            [version.clone()]
+            std::slice::from_ref(&version)
         );
         assert_eq!(chaos(&s, &format!("{tcp} version.server")).1, [version]);
         assert_eq!(chaos(&s, &format!("{tcp} other.bind")).0, "REFUSED");
