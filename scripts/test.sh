@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian machine: installs what the tests drive
 # (dig; iproute2 for the network-namespace tests; chromium for the status page,
 # systemd-analyze for the units, promtool for the alert rules, cargo-deb for the
-# package), then format, lints and tests. Under CI=true a test whose tool is missing fails.
+# package; knot as a secondary), then format, lints and tests. Under CI=true a test
+# whose tool is missing fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v knotd >/dev/null 2>&1 || need+=(knot)
+command -v hostname >/dev/null 2>&1 || need+=(hostname)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   SUDO=""

@@ -90,6 +90,11 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
             shutdown.clone(),
         ));
     }
+    tasks.spawn(dns::notify::run(
+        built_rx.clone(),
+        table.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(updater.run(zones_rx, health_rx, overlay_rx, shutdown.clone()));
 
     let auth = match &cfg.control {
@@ -269,8 +274,10 @@ async fn start_reports(
     Ok(bound)
 }
 
-/// Bind UDP and TCP on one address and the same port. With port 0 the kernel picks the
-/// UDP port, and that port may be taken for TCP (by any outgoing connection): pick again.
+/// Bind UDP and TCP on one address and the same port, both IPv6-only on an IPv6
+/// address (so `0.0.0.0:53` and `[::]:53` can be listed together). With port 0 the
+/// kernel picks the UDP port, and that port may be taken for TCP (by any outgoing
+/// connection): pick again.
 async fn bind_dns(
     addr: SocketAddr,
     udp_sockets: usize,
@@ -280,7 +287,7 @@ async fn bind_dns(
         let sockets =
             dns::udp::bind(addr, udp_sockets).with_context(|| format!("cannot bind UDP {addr}"))?;
         let bound = sockets[0].local_addr()?;
-        match tokio::net::TcpListener::bind(bound).await {
+        match dns::tcp::bind(bound) {
             Ok(listener) => return Ok((sockets, listener)),
             Err(e)
                 if addr.port() == 0
@@ -334,6 +341,10 @@ fn env(
             .collect(),
         local_region: cfg.region.as_str().into(),
         counters,
+        identity: crate::routing::Identity {
+            id: cfg.identity.as_str().into(),
+            version: cfg.version.as_deref().map(Arc::from),
+        },
     })
 }
 

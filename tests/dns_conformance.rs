@@ -92,11 +92,16 @@ TXT = [{}]
 }
 
 /// A zone without wildcards or delegations, where the fast path answers negatives too.
-const PLAIN: &str = r#"
+fn plain() -> String {
+    let many: String = (1..=6)
+        .map(|i| format!("\n[[records]]\nname = \"m{i}\"\nA = [\"192.0.2.{i}1\", \"192.0.2.{i}2\", \"192.0.2.{i}3\", \"192.0.2.{i}4\"]\nAAAA = [\"2001:db8::{i}:1\", \"2001:db8::{i}:2\", \"2001:db8::{i}:3\", \"2001:db8::{i}:4\"]\n"))
+        .collect();
+    format!(
+        r#"
 [zone]
 origin = "plain.test."
 nameservers = ["ns1.plain.test."]
-soa = { mname = "ns1.plain.test.", rname = "hostmaster.plain.test.", serial = 5, minimum = 90 }
+soa = {{ mname = "ns1.plain.test.", rname = "hostmaster.plain.test.", serial = 5, minimum = 90 }}
 
 [[records]]
 name = "ns1"
@@ -119,12 +124,29 @@ name = "api"
 policy = "failover"
 ttl = 20
 pools = ["east", "west"]
-"#;
+
+# Targets that are a policy name: their addresses come from the policy, for the client.
+[[records]]
+name = "@"
+MX = ["10 api", "20 ns1"]
+
+[[records]]
+name = "_https._tcp"
+SRV = ["0 0 443 api"]
+
+# Many targets with many addresses: the additional section cannot fit 512 bytes.
+[[records]]
+name = "many"
+MX = ["10 m1", "20 m2", "30 m3", "40 m4", "50 m5", "60 m6"]
+{many}
+"#
+    )
+}
 
 fn server(path: UdpPath) -> Server {
     let l = Layout::with_udp_path(path);
     l.zone("example.test.toml", &zone());
-    l.zone("plain.test.toml", PLAIN);
+    l.zone("plain.test.toml", &plain());
     l.serve()
 }
 
@@ -157,7 +179,146 @@ on_both_paths!(
     client_subnet_is_echoed_with_scope_zero_for_static_answers,
     zone_transfers_are_refused,
     policy_and_negative_answers_in_a_zone_without_wildcards,
+    any_at_a_policy_name_gets_its_answer,
+    additional_addresses_for_mx_srv_and_ns_targets,
+    additional_data_is_dropped_before_it_would_truncate,
+    notify_gets_notauth,
 );
+
+fn any_at_a_policy_name_gets_its_answer(s: Server) {
+    for tcp in ["+notcp", "+tcp"] {
+        let r = s.dig(&format!("{tcp} api.plain.test ANY"));
+        assert_eq!(r.status(), "NOERROR", "{}", r.raw);
+        assert!(r.has_flag("aa"), "{}", r.raw);
+        assert_eq!(
+            r.rdata("A"),
+            vec!["203.0.113.10", "203.0.113.11"],
+            "{}",
+            r.raw
+        );
+    }
+}
+
+/// The A and AAAA records of each additional-section owner, as "owner TYPE data".
+fn additional(d: &common::Dig) -> Vec<String> {
+    let mut v: Vec<String> = d
+        .section("ADDITIONAL")
+        .iter()
+        .filter(|r| r.len() >= 5 && (r[3] == "A" || r[3] == "AAAA"))
+        .map(|r| format!("{} {} {}", r[0], r[3], r[4]))
+        .collect();
+    v.sort();
+    v
+}
+
+fn additional_addresses_for_mx_srv_and_ns_targets(s: Server) {
+    for tcp in ["+notcp", "+tcp"] {
+        let q = |args: &str| s.dig(&format!("{tcp} {args}"));
+        // MX: a policy target (its answer now: the east pool) and a static one.
+        let mx = q("plain.test MX");
+        assert_eq!(
+            mx.rdata("MX"),
+            vec!["10 api.plain.test.", "20 ns1.plain.test."]
+        );
+        assert_eq!(
+            additional(&mx),
+            vec![
+                "api.plain.test. A 203.0.113.10",
+                "api.plain.test. A 203.0.113.11",
+                "ns1.plain.test. A 192.0.2.1",
+            ],
+            "{}",
+            mx.raw
+        );
+        let srv = q("_https._tcp.plain.test SRV");
+        assert_eq!(
+            additional(&srv),
+            vec![
+                "api.plain.test. A 203.0.113.10",
+                "api.plain.test. A 203.0.113.11"
+            ],
+            "{}",
+            srv.raw
+        );
+        // Static targets in the other zone: both addresses of ns1, the A of mail.
+        let ns = q("example.test NS");
+        assert!(additional(&ns).contains(&"ns1.example.test. AAAA 2001:db8::1".to_string()));
+        let mx = q("example.test MX");
+        assert_eq!(
+            additional(&mx),
+            vec!["mail.example.test. A 192.0.2.25"],
+            "{}",
+            mx.raw
+        );
+        let srv = q("_sip._tcp.example.test SRV");
+        assert_eq!(
+            additional(&srv),
+            vec![
+                "host.example.test. A 192.0.2.80",
+                "host.example.test. AAAA 2001:db8::80"
+            ],
+            "{}",
+            srv.raw
+        );
+    }
+}
+
+fn additional_data_is_dropped_before_it_would_truncate(s: Server) {
+    // 48 addresses do not fit 512 bytes: the answer comes whole, without them and
+    // without TC; over TCP every one of them is there.
+    let udp = s.dig("+notcp +noedns many.plain.test MX");
+    assert_eq!(udp.status(), "NOERROR", "{}", udp.raw);
+    assert!(!udp.has_flag("tc"), "{}", udp.raw);
+    assert_eq!(udp.rdata("MX").len(), 6, "{}", udp.raw);
+    assert!(additional(&udp).is_empty(), "{}", udp.raw);
+    let tcp = s.dig("+tcp many.plain.test MX");
+    assert_eq!(additional(&tcp).len(), 48, "{}", tcp.raw);
+    // At 1232 bytes: either all of it or none, never part of an RRset.
+    let edns = s.dig("+notcp +bufsize=1232 many.plain.test MX");
+    assert!(!edns.has_flag("tc"), "{}", edns.raw);
+    let n = additional(&edns).len();
+    assert!(n == 0 || n == 48, "{n} additional records:\n{}", edns.raw);
+}
+
+fn notify_gets_notauth(s: Server) {
+    // As knot answers a NOTIFY sent to a primary: NOTAUTH, never NOTIMP.
+    let mut m = query("plain.test.", RecordType::SOA);
+    m.metadata.op_code = OpCode::Notify;
+    m.metadata.authoritative = true;
+    for r in both(s.addr, &m) {
+        assert_eq!(r.metadata.response_code, ResponseCode::NotAuth, "{r:?}");
+        assert_eq!(r.metadata.op_code, OpCode::Notify);
+        assert_eq!(r.metadata.id, 0x4242);
+    }
+}
+
+/// Both UDP paths, side by side: the prepared replies (with additional data) are the
+/// general path's bytes exactly.
+#[test]
+fn fast_and_general_paths_give_the_same_bytes_with_additional_data() {
+    let fast = server(UdpPath::Fast);
+    let general = server(UdpPath::General);
+    for (name, t) in [
+        ("example.test.", RecordType::MX),
+        ("example.test.", RecordType::NS),
+        ("_sip._tcp.example.test.", RecordType::SRV),
+        ("plain.test.", RecordType::MX),
+        ("_https._tcp.plain.test.", RecordType::SRV),
+        ("many.plain.test.", RecordType::MX),
+        ("api.plain.test.", RecordType::ANY),
+    ] {
+        for edns in [false, true] {
+            let mut m = query(name, t);
+            if edns {
+                m.set_edns(Edns::new());
+            }
+            let bytes = m.to_vec().unwrap();
+            let f = udp(fast.addr, &bytes).expect("fast reply");
+            let g = udp(general.addr, &bytes).expect("general reply");
+            assert_eq!(f, g, "{name} {t} edns={edns}");
+        }
+    }
+}
 
 fn static_records_of_every_type_over_udp_and_tcp(s: Server) {
     for tcp in ["+notcp", "+tcp"] {

@@ -69,7 +69,24 @@ struct RawServer {
     state_file: Option<PathBuf>,
     #[serde(default)]
     startup: Option<toml::Spanned<String>>,
+    /// Which nameserver this is, for CH TXT `id.server`/`hostname.bind` and NSID.
+    #[serde(default)]
+    identity: Option<toml::Spanned<String>>,
+    /// What `version.bind` answers: `true` (the version, default), `false` (refused) or
+    /// a string of the operator's.
+    #[serde(default)]
+    version: Option<toml::Spanned<VersionSpec>>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum VersionSpec {
+    Shown(bool),
+    Text(String),
+}
+
+/// Longest identity or version string: one TXT character-string (RFC 1035 §3.3).
+pub const MAX_IDENTITY: usize = 255;
 
 fn default_fast_path() -> bool {
     true
@@ -120,6 +137,11 @@ pub struct ServerConfig {
     pub state_file: Option<PathBuf>,
     /// What targets count as before their first probe result.
     pub startup: Startup,
+    /// This nameserver's name for `id.server`, `hostname.bind` and NSID (default: the
+    /// host name).
+    pub identity: String,
+    /// What `version.bind` and `version.server` answer; `None`: refused.
+    pub version: Option<String>,
 }
 
 /// Start-up behaviour: what an unprobed target counts as.
@@ -201,7 +223,18 @@ impl ServerConfig {
         let control = raw_control(&loc, base, ctl)?;
         let alerts = raw_alerts(&loc, alerts)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let identity = match &raw.identity {
+            Some(s) => short_text(&loc, s.get_ref(), s.span(), "identity")?,
+            None => host_name(),
+        };
+        let version = match raw.version.as_ref().map(|v| (v.get_ref(), v.span())) {
+            None | Some((VersionSpec::Shown(true), _)) => Some(VERSION.to_string()),
+            Some((VersionSpec::Shown(false), _)) => None,
+            Some((VersionSpec::Text(t), span)) => Some(short_text(&loc, t, span, "version")?),
+        };
         Ok(Self {
+            identity,
+            version,
             listen: raw.listen,
             zones: base.join(raw.zones),
             region: raw.region,
@@ -235,6 +268,43 @@ impl ServerConfig {
             },
             state_file: raw.state_file.map(|f| base.join(f)),
         })
+    }
+}
+
+/// What `version.bind` answers by default.
+pub const VERSION: &str = concat!("switchyard ", env!("CARGO_PKG_VERSION"));
+
+/// A string that must fit one TXT character-string and say something.
+fn short_text(
+    loc: &SpanLocator<'_>,
+    t: &str,
+    span: std::ops::Range<usize>,
+    what: &str,
+) -> Result<String, ConfigError> {
+    if t.trim().is_empty() {
+        return Err(loc.error(span, format!("[server] {what} is empty")));
+    }
+    if t.len() > MAX_IDENTITY {
+        return Err(loc.error(
+            span,
+            format!(
+                "[server] {what} is {} bytes long; at most {MAX_IDENTITY}",
+                t.len()
+            ),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// The host name, the default identity; `localhost` when the system has none.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(h) if rc == 0 && !h.is_empty() => h.to_string(),
+        _ => "localhost".to_string(),
     }
 }
 

@@ -42,6 +42,9 @@ pub struct ZoneHeader {
     /// Addresses or networks that may transfer the zone (AXFR over TCP).
     #[serde(default)]
     pub allow_transfer: Vec<S<String>>,
+    /// Secondaries sent a NOTIFY when the serial changes: `address` or `address:port`.
+    #[serde(default)]
+    pub also_notify: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

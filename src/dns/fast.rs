@@ -16,6 +16,8 @@ use crate::routing::{key, Body, RoutingTable};
 
 const TYPE_OPT: u16 = 41;
 const OPTION_ECS: u16 = 8;
+/// RFC 5001: the reply carries our identity, which the general path adds.
+const OPTION_NSID: u16 = 3;
 
 /// An EDNS Client Subnet option as sent (RFC 7871 §6).
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +157,9 @@ fn parse_opt(p: &[u8], i: usize) -> Option<(Edns<'_>, usize)> {
         let code = u16_at(rdata, o)?;
         let len = u16_at(rdata, o + 2)? as usize;
         let data = rdata.get(o + 4..o + 4 + len)?;
+        if code == OPTION_NSID {
+            return None;
+        }
         if code == OPTION_ECS {
             if ecs.is_some() {
                 return None;

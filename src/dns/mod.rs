@@ -7,6 +7,8 @@ pub mod abuse;
 pub mod batch;
 pub mod encode;
 pub mod fast;
+pub mod identity;
+pub mod notify;
 pub mod request;
 pub mod respond;
 pub mod rrl;

@@ -7,7 +7,7 @@ use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, Query, ResponseCode
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, RecordType};
 
-use super::MAX_UDP_PAYLOAD;
+use super::{identity, MAX_UDP_PAYLOAD};
 use crate::policy::Client;
 use crate::routing::{Lookup, RoutingTable};
 
@@ -46,6 +46,7 @@ fn empty(rcode: ResponseCode) -> Lookup<'static> {
         additional: Vec::new(),
         scope: None,
         counters: None,
+        needs_client: false,
     }
 }
 
@@ -74,6 +75,7 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
         out.set_max_payload(MAX_UDP_PAYLOAD);
         out.set_version(0);
         out.set_dnssec_ok(e.flags().dnssec_ok);
+        identity::add_nsid(&table.env.identity, Some(e), &mut out);
         out
     });
 
@@ -101,6 +103,14 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
             edns_out,
         );
     }
+    // A primary is not told of changes: knot answers a NOTIFY for its own zone NOTAUTH.
+    if req.metadata.op_code == OpCode::Notify {
+        return finish(
+            ResponseCode::NotAuth,
+            empty(ResponseCode::NotAuth),
+            edns_out,
+        );
+    }
     if req.metadata.op_code != OpCode::Query {
         return finish(ResponseCode::NotImp, empty(ResponseCode::NotImp), edns_out);
     }
@@ -114,6 +124,11 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
             )
         }
     };
+    if question.query_class == DNSClass::CH {
+        if let Some(lookup) = identity::chaos(&table.env.identity, question) {
+            return finish(ResponseCode::NoError, lookup, edns_out);
+        }
+    }
     if question.query_class != DNSClass::IN {
         return finish(
             ResponseCode::Refused,

@@ -29,6 +29,25 @@ use super::respond::respond;
 use super::xfr;
 use crate::config::limits::Limits;
 use crate::routing::{RoutingTable, TableReader};
+/// Pending connections the kernel queues for one listener.
+const BACKLOG: i32 = 1024;
+
+/// A TCP listener on `addr`, set up like the UDP sockets: an IPv6 address is IPv6-only
+/// (as BIND and knot bind it), so `[::]:53` beside `0.0.0.0:53` does not collide and
+/// `[::]` alone answers the same families on UDP and TCP.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// At shutdown, the longest we wait for answers in flight before abandoning them.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// After an accept error (e.g. out of file descriptors), pause rather than spin.

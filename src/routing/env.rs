@@ -25,6 +25,16 @@ pub struct Env {
     /// Where each build takes its query counter blocks, by (zone, policy) name: the
     /// server's, so counts survive rebuilds and reloads (a fresh one by default).
     pub counters: Arc<QueryRegistry>,
+    /// Who this nameserver says it is (CH TXT, NSID).
+    pub identity: Identity,
+}
+
+/// The answers to "which nameserver is this": `id.server`, `hostname.bind` and NSID
+/// carry `id`; `version.bind` and `version.server` carry `version` unless hidden.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub id: Arc<str>,
+    pub version: Option<Arc<str>>,
 }
 
 /// Start-up knowledge: what to assume of a target until it has been probed, so a

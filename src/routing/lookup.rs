@@ -33,6 +33,9 @@ pub struct Lookup<'t> {
     /// The query counters of the zone, or of the policy, that answered; `None` when no
     /// zone did (the table's `unmatched` block counts those).
     pub counters: Option<&'t QueryCounters>,
+    /// Some additional data depends on the client (a policy name is a target) and was
+    /// left out because the lookup had no policies: such a reply is never prepared.
+    pub needs_client: bool,
 }
 
 impl Lookup<'_> {
@@ -45,6 +48,7 @@ impl Lookup<'_> {
             additional: Vec::new(),
             scope: None,
             counters: None,
+            needs_client: false,
         }
     }
 }
@@ -193,6 +197,9 @@ pub(super) fn general<'t>(
             return out;
         }
         let Some(target) = answer_static(&at, qtype, &mut out) else {
+            if matches!(qtype, RecordType::MX | RecordType::SRV | RecordType::NS) {
+                target_addresses(zone, dynamic.get(zi), client, &mut out);
+            }
             return out;
         };
         // Follow the chain only inside our own zones; past them the resolver goes on.
@@ -233,6 +240,59 @@ fn refer<'t>(zone: &'t ZoneNames, cut: &'t NameEntry, out: &mut Lookup<'t>) {
     }
 }
 
+/// Additional data for an MX, SRV or NS answer: the A and AAAA RRsets this zone holds
+/// for each exchange, target or host, static or a policy's answer for this same client
+/// (which widens the ECS scope like the answer's own). Whole RRsets only; `encode` drops
+/// the section rather than truncate when it does not fit.
+fn target_addresses<'t>(
+    zone: &'t ZoneNames,
+    dynamic: Option<&'t ZoneTable>,
+    client: &Client,
+    out: &mut Lookup<'t>,
+) {
+    // Name equality ignores case.
+    let mut targets: Vec<Name> = Vec::new();
+    for r in &out.answers {
+        let t = match &r.data {
+            RData::MX(mx) => &mx.exchange,
+            RData::SRV(srv) => &srv.target,
+            RData::NS(ns) => &ns.0,
+            _ => continue,
+        };
+        if !t.is_root() && !targets.contains(t) {
+            targets.push(t.clone());
+        }
+    }
+    for target in &targets {
+        let mut buf = key::new_buf();
+        let Some(k) = key::of(target, &mut buf) else {
+            continue;
+        };
+        if !key::within(k, &zone.origin_key) {
+            continue;
+        }
+        let Some(node) = zone.nodes.get(k) else {
+            continue;
+        };
+        if node.occluded {
+            continue;
+        }
+        match node.policy {
+            Some(pi) => {
+                let Some(policy) = dynamic.and_then(|d| d.policies.get(pi)) else {
+                    out.needs_client = true;
+                    continue;
+                };
+                let (answer, scope) = policy.select(client);
+                out.additional.extend(answer.a.iter().map(Cow::Borrowed));
+                out.additional.extend(answer.aaaa.iter().map(Cow::Borrowed));
+                out.scope = Some(out.scope.map_or(scope, |s: u8| s.max(scope)));
+            }
+            None => zone.addresses_of(target, &mut out.additional),
+        }
+    }
+}
+
 /// The answer of policy `pi` for `client`: its A or AAAA records, or NODATA.
 fn answer_policy<'t>(
     at: &At<'t, '_>,
@@ -250,6 +310,10 @@ fn answer_policy<'t>(
     let records: &[Record] = match qtype {
         RecordType::A => &answer.a,
         RecordType::AAAA => &answer.aaaa,
+        // RFC 8482: ANY gets one RRset of the name, the one an A query would get (the
+        // AAAA set when there is no A). Never nothing: a resolver would cache NODATA.
+        RecordType::ANY if !answer.a.is_empty() => &answer.a,
+        RecordType::ANY => &answer.aaaa,
         _ => &[],
     };
     out.scope = Some(out.scope.map_or(scope, |s: u8| s.max(scope)));
@@ -266,13 +330,6 @@ fn answer_static<'t>(at: &At<'t, '_>, qtype: RecordType, out: &mut Lookup<'t>) -
     let (zone, entry, owner, synthesized) = (at.zone, at.entry, at.owner, at.synthesized);
     if let Some(set) = entry.rrset(qtype) {
         push_as(&mut out.answers, set, owner, synthesized);
-        if qtype == RecordType::NS {
-            for r in set {
-                if let RData::NS(t) = &r.data {
-                    zone.addresses_of(&t.0, &mut out.additional);
-                }
-            }
-        }
         return None;
     }
     if qtype == RecordType::ANY && !entry.rrsets.is_empty() {

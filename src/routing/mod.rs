@@ -21,7 +21,7 @@ mod prepare;
 mod published;
 
 pub use build::{build, build_next};
-pub use env::{Env, StartupSeed};
+pub use env::{Env, Identity, StartupSeed};
 pub use lookup::{Body, FastAnswer, Lookup, Rec};
 pub use names::HEADER_LEN;
 pub use overlay::{Forced, Overlay};
@@ -78,6 +78,11 @@ impl RoutingTable {
     /// zones and policies can be paired by position.
     pub fn same_names(&self, other: &RoutingTable) -> bool {
         Arc::ptr_eq(&self.names, &other.names)
+    }
+
+    /// The loaded zones this table serves, in load order (for NOTIFY).
+    pub fn zone_sources(&self) -> &[Arc<Zone>] {
+        &self.names.sources
     }
 
     /// The loaded zone whose apex is `origin`, with its health-dependent half: what a

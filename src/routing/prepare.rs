@@ -106,6 +106,9 @@ fn name_free(r: &Record) -> bool {
 fn prepare_one(names: &Names, k: &[u8], qtype: RecordType) -> Option<Prepared> {
     let lower = name_of(k, false)?;
     let lookup = general(names, &[], &lower, qtype, &NOBODY);
+    if lookup.needs_client {
+        return None;
+    }
     let (mut p, _) = encode(&lower, qtype, &lookup)?;
     p.case_free = lookup.authority.is_empty()
         && lookup.additional.is_empty()
@@ -138,6 +141,7 @@ fn prepare_negative(zone: &ZoneNames) -> Option<Negative> {
             additional: Vec::new(),
             scope: None,
             counters: None,
+            needs_client: false,
         };
         let (p, qlen) = encode(&qname, RecordType::A, &lookup)?;
         Some((p.body, qlen))

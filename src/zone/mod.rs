@@ -67,6 +67,8 @@ pub struct Zone {
     pub geo_overrides: Vec<Override>,
     /// Who may transfer the zone (AXFR over TCP); empty: nobody.
     pub allow_transfer: Vec<ipnet::IpNet>,
+    /// Secondaries told of each new serial by NOTIFY (RFC 1996).
+    pub also_notify: Vec<std::net::SocketAddr>,
 }
 
 /// A group of addresses in one region that stand or fall together.

@@ -1,7 +1,8 @@
 //! The `[zone]` header: the origin, the default TTL, the apex SOA and NS records and who
 //! may transfer the zone.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -34,12 +35,35 @@ pub(super) fn default_ttl(cx: &mut Ctx<'_>, header: &zonefile::ZoneHeader) -> u3
     }
 }
 
+/// The serial when none is given: the newest modification time, in Unix seconds, of the
+/// zone's own files (this policy file and its `records_file`). It is a fact about the
+/// files, not about this process: every nameserver that loads the same files (copied
+/// with their times, or on a shared mount) publishes the same serial whenever it starts,
+/// a reload of unchanged files keeps it, and an edit writes a newer time, which is a
+/// larger serial in RFC 1982 terms (until 2106, when the arithmetic wraps safely). A
+/// digest of the content would agree too but could not increase. Files that cannot be
+/// stat'ed (text parsed from memory) count as time 1.
+pub(super) fn default_serial(file: &Path, header: &zonefile::ZoneHeader) -> u32 {
+    let mtime = |p: &Path| -> Option<u64> {
+        let t = std::fs::metadata(p).ok()?.modified().ok()?;
+        Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
+    };
+    let mut files = vec![file.to_path_buf()];
+    if let Some(rf) = &header.records_file {
+        files.push(file.parent().unwrap_or(Path::new(".")).join(rf.get_ref()));
+    }
+    let newest = files.iter().filter_map(|p| mtime(p)).max().unwrap_or(1);
+    // Serial arithmetic is modulo 2^32 (RFC 1982): the low 32 bits keep increasing.
+    (newest & u64::from(u32::MAX)) as u32
+}
+
 pub(super) fn apex_soa(
     cx: &mut Ctx<'_>,
     header: &zonefile::ZoneHeader,
     header_span: std::ops::Range<usize>,
     origin: &Name,
     default_ttl: u32,
+    default_serial: u32,
     records: &mut Vec<Record>,
 ) -> Option<Record> {
     let from_file: Vec<Record> = records
@@ -57,14 +81,9 @@ pub(super) fn apex_soa(
                     .and_then(|v| int_in(cx, v, what, 0, MAX_TTL))
                     .unwrap_or(d)
             };
-            // The serial defaults to the load time, so every edit moves it forward.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64 & 0x7fff_ffff)
-                .unwrap_or(1);
             let serial = match &soa.serial {
                 Some(v) => int_in(cx, v, "serial", 0, u32::MAX as i64).unwrap_or(1),
-                None => now,
+                None => i64::from(default_serial),
             };
             let refresh = num(cx, &soa.refresh, "refresh", 3600);
             let retry = num(cx, &soa.retry, "retry", 600);
@@ -147,6 +166,24 @@ pub(super) fn allow_transfer(cx: &mut Ctx<'_>, raw: &[S<String>]) -> Vec<ipnet::
             parsed
                 .map_err(|msg| cx.err::<()>(e.span(), format!("allow_transfer: {msg}")))
                 .ok()
+        })
+        .collect()
+}
+
+/// `also_notify`: secondaries told of every new serial, each `address` (port 53) or
+/// `address:port` (`[v6]:port`).
+pub(super) fn also_notify(cx: &mut Ctx<'_>, raw: &[S<String>]) -> Vec<SocketAddr> {
+    raw.iter()
+        .filter_map(|e| {
+            let s = e.get_ref();
+            match (s.parse::<SocketAddr>(), s.parse::<IpAddr>()) {
+                (Ok(a), _) => Some(a),
+                (_, Ok(ip)) => Some(SocketAddr::new(ip, 53)),
+                _ => cx.err(
+                    e.span(),
+                    format!("also_notify: {s:?} is not an address or address:port"),
+                ),
+            }
         })
         .collect()
 }

@@ -44,12 +44,14 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     let origin = header::origin(cx, &header.origin)?;
     let default_ttl = header::default_ttl(cx, &header);
     let mut statics = records::statics(cx, file, &header, &raw.records, &origin, default_ttl);
+    let default_serial = header::default_serial(file, &header);
     let soa = header::apex_soa(
         cx,
         &header,
         header_span.clone(),
         &origin,
         default_ttl,
+        default_serial,
         &mut statics.records,
     )?;
     header::apex_ns(
@@ -66,6 +68,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     let policies = policies::policies(cx, &raw.policies, &origin, &statics, &pools);
     let geo_overrides = overrides::geo_overrides(cx, &raw.geo_overrides);
     let allow_transfer = header::allow_transfer(cx, &header.allow_transfer);
+    let also_notify = header::also_notify(cx, &header.also_notify);
     policies::check_budgets(cx, file, &policies, &pools, &checks);
     Some(Zone {
         origin,
@@ -77,6 +80,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         policies,
         geo_overrides,
         allow_transfer,
+        also_notify,
     })
 }
 
