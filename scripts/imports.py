@@ -122,6 +122,15 @@ def main():
             if n.endswith(".rs"):
                 rel = os.path.relpath(os.path.join(dirpath, n), root)
                 files[rel] = strip(open(os.path.join(dirpath, n), encoding="utf-8").read())
+    # Files that hold only unit tests (`#[cfg(test)] mod tests;`) are not part of the graph.
+    for rel, text in list(files.items()):
+        here = os.path.dirname(rel)
+        base = here if rel.endswith("mod.rs") or rel == "lib.rs" else rel[:-3]
+        for name in re.findall(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*mod\s+(\w+)\s*;", text):
+            for cand in (f"{base}/{name}.rs", f"{base}/{name}/mod.rs"):
+                files.pop(os.path.normpath(cand), None)
+    # main.rs is the binary: it uses the library by its crate name, and nothing imports it.
+    files.pop("main.rs", None)
     mods = {module_of(rel): rel for rel in files}
     reexports = defaultdict(dict)  # module -> name -> source module
     for rel, text in files.items():
