@@ -92,6 +92,8 @@ pub async fn run(
         udp_fast_path: true,
         state_file: None,
         startup: Default::default(),
+        state_max_age: crate::config::server::DEFAULT_STATE_MAX_AGE,
+        overrides_file: None,
     };
     let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;

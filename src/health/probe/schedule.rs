@@ -63,8 +63,15 @@ pub fn spawn_prober(
     })
 }
 
-/// Probes at a random phase in `[0, interval)`, then every `interval` ± 10%, measured from
-/// the start of one probe to the start of the next, and never two probes at once.
+/// The first probe of each target starts within this of the prober's start: a start
+/// decides from a first round of real results, and a round of thousands of targets is
+/// still spread over a moment rather than fired at once.
+pub const FIRST_PROBE_SPREAD: Duration = Duration::from_millis(200);
+
+/// Probes once within [`FIRST_PROBE_SPREAD`], again after a random `[0.5, 1.5)` of
+/// `interval` (which spreads targets that started together over the interval), then
+/// every `interval` ± 10%, measured from the start of one probe to the start of the
+/// next, and never two probes at once.
 async fn probe_loop<F, Fut>(
     target: Target,
     (region, sender): (Arc<str>, Arc<str>),
@@ -79,8 +86,9 @@ async fn probe_loop<F, Fut>(
     tokio::select! {
         biased;
         _ = stop.cancelled() => return,
-        _ = sleep(first_phase(interval)) => {}
+        _ = sleep(first_phase(interval.min(FIRST_PROBE_SPREAD))) => {}
     }
+    let mut first = true;
     loop {
         let started = Instant::now();
         let outcome = tokio::select! {
@@ -101,7 +109,12 @@ async fn probe_loop<F, Fut>(
             _ = stop.cancelled() => return,
             sent = tx.send(obs) => if sent.is_err() { return },
         }
-        let due = started + jittered(interval);
+        let due = started
+            + if std::mem::take(&mut first) {
+                interval.mul_f64(rand::thread_rng().gen_range(0.5..1.5))
+            } else {
+                jittered(interval)
+            };
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
