@@ -8,6 +8,7 @@
 pub mod auth;
 mod errors;
 pub mod explain;
+mod explain_rule;
 pub mod ops;
 pub mod page;
 pub mod status;
