@@ -165,7 +165,9 @@ fn parse(q: &ExplainQuery) -> Result<(Name, RecordType, Client), ApiError> {
     let subnet = match &q.ecs {
         None => None,
         Some(s) => {
-            let (a, l) = s.split_once('/').map_or((s.as_str(), None), |(a, l)| (a, Some(l)));
+            let (a, l) = s
+                .split_once('/')
+                .map_or((s.as_str(), None), |(a, l)| (a, Some(l)));
             let a: IpAddr = a
                 .parse()
                 .map_err(|_| bad(format!("ecs {s:?}: bad address")))?;

@@ -92,7 +92,11 @@ pub fn rule(
     let why = match &p.kind {
         PolicyKind::Failover { .. } => String::new(),
         PolicyKind::Weighted { members, sticky } => {
-            let total: u32 = members.iter().filter(|(m, _)| is_up(m)).map(|(_, w)| w).sum();
+            let total: u32 = members
+                .iter()
+                .filter(|(m, _)| is_up(m))
+                .map(|(_, w)| w)
+                .sum();
             r.weights = Some(
                 members
                     .iter()
@@ -228,7 +232,11 @@ fn latency_row(compiled: &Compiled, at: Option<Coord>, choice: &Choice) -> Optio
                 _ => None,
             };
             let row = table.rows.iter().find(|r| r.choice == chosen)?;
-            (row, "no client location: this nameserver's default row".to_string(), None)
+            (
+                row,
+                "no client location: this nameserver's default row".to_string(),
+                None,
+            )
         }
     };
     Some(LatencyRow {
@@ -238,7 +246,12 @@ fn latency_row(compiled: &Compiled, at: Option<Coord>, choice: &Choice) -> Optio
         rtt_ms: row
             .rtt
             .iter()
-            .map(|(p, r)| (p.to_string(), r.map(|(d, _)| round(d.as_secs_f64() * 1000.0))))
+            .map(|(p, r)| {
+                (
+                    p.to_string(),
+                    r.map(|(d, _)| round(d.as_secs_f64() * 1000.0)),
+                )
+            })
             .collect(),
         choice: row.choice.as_ref().map(|c| c.to_string()),
     })

@@ -2,7 +2,7 @@
 //! each change so a restart, clean or not, keeps a drain.
 //!
 //! Format: JSON `{"version":1,"saved_at":<unix secs>,"overrides":[{id, zone, pool,
-//! address?, action, reason, source, created, expires}]}` with times in unix seconds.
+//! address?, action, reason, source, created_ms, expires_ms}]}`, times in unix ms.
 //! Written like the health state file (health/persist.rs): `<file>.tmp`, fsync, rename,
 //! fsync the directory; a crash leaves the old file or the new one, never a torn one.
 
@@ -53,8 +53,8 @@ pub struct Saved {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<u64>,
-    pub created: u64,
-    pub expires: u64,
+    pub created_ms: u64,
+    pub expires_ms: u64,
 }
 
 impl Saved {
@@ -66,18 +66,23 @@ impl Saved {
     }
 
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.expires)
+        UNIX_EPOCH + Duration::from_millis(self.expires_ms)
     }
 
     pub fn created_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.created)
+        UNIX_EPOCH + Duration::from_millis(self.created_ms)
     }
 }
 
 fn secs(t: SystemTime) -> u64 {
-    // Rounded up: a restored override never ends before the time it was set for.
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Unix milliseconds, rounded up: a restored override never ends before its time.
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_millis() as u64 + u64::from(d.subsec_nanos() % 1_000_000 > 0)
+    })
 }
 
 impl From<&Override> for Saved {
@@ -95,11 +100,11 @@ impl From<&Override> for Saved {
             reason: o.reason.clone(),
             source: source.into(),
             drill,
-            created: o
+            created_ms: o
                 .created
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            expires: secs(o.expires),
+                .map_or(0, |d| d.as_millis() as u64),
+            expires_ms: millis(o.expires),
         }
     }
 }
