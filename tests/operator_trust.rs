@@ -367,3 +367,181 @@ fn a_healthy_start_is_quiet_and_an_idle_server_does_not_rebuild() {
     );
     drop(backends);
 }
+
+const GEO_ZONE: &str = r#"[zone]
+origin = "geo.test."
+nameservers = ["ns1.geo.test."]
+soa = { mname = "ns1.geo.test.", rname = "hostmaster.geo.test." }
+
+[pools.east]
+region = "us-east"
+location = { lat = 39.0, lon = -77.5 }
+addresses = ["10.0.1.1", "fd00::1"]
+
+[pools.west]
+region = "eu-west"
+location = { lat = 53.35, lon = -6.26 }
+addresses = ["10.0.2.1", "10.0.2.2", "10.0.2.3"]
+
+[pools.tokyo]
+region = "tokyo"
+location = { lat = 35.68, lon = 139.69 }
+addresses = ["10.0.4.1", "10.0.4.2", "10.0.4.3"]
+
+[[geo_overrides]]
+network = "198.51.100.0/24"
+country = "JP"
+
+[[geo_overrides]]
+network = "192.0.2.0/24"
+location = { lat = 52.0, lon = -7.0 }
+
+[[policies]]
+name = "fo"
+policy = "failover"
+pools = ["east", "west"]
+
+[[policies]]
+name = "geo"
+policy = "geolocation"
+countries = { JP = "tokyo" }
+continents = { EU = "west" }
+default = "east"
+
+[[policies]]
+name = "prox"
+policy = "geoproximity"
+pools = ["east", "west", "tokyo"]
+fallback = "east"
+
+[[policies]]
+name = "lat"
+policy = "latency"
+pools = ["east", "west", "tokyo"]
+static_rtt_ms = { us-east = { east = 5, west = 80, tokyo = 150 }, eu-west = { east = 80, west = 5, tokyo = 220 }, tokyo = { east = 150, west = 220, tokyo = 5 } }
+
+[[policies]]
+name = "wsticky"
+policy = "weighted"
+weights = { east = 1, tokyo = 3 }
+sticky = true
+
+[[policies]]
+name = "wrand"
+policy = "weighted"
+weights = { east = 1, tokyo = 3 }
+
+[[policies]]
+name = "multi"
+policy = "multivalue"
+pools = ["west", "tokyo"]
+max_answers = 8
+"#;
+
+#[test]
+fn explain_names_the_real_kind_and_the_rule_and_matches_dig() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        dir.path(),
+        "region = \"us-east\"\n[regions]\nus-east = { lat = 39.0, lon = -77.5 }\neu-west = { lat = 53.35, lon = -6.26 }\ntokyo = { lat = 35.68, lon = 139.69 }",
+        "",
+        GEO_ZONE,
+    );
+    let api = Api::new(s.control.unwrap());
+    let explain = |name: &str, net: &str| {
+        api.get(&format!(
+            "/v1/explain?name={name}.geo.test&type=A&ecs={net}"
+        ))
+    };
+    let dig = |name: &str, net: &str| {
+        let mut v = s
+            .dig(&format!("{name}.geo.test A +subnet={net}"))
+            .rdata("A");
+        v.sort();
+        v
+    };
+    let served = |e: &Value| {
+        let mut v: Vec<String> = e["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().rsplit(' ').next().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // Deterministic kinds: explain's answer is dig's, and the rule says why.
+    for (name, net, kind, choice) in [
+        ("fo", "192.0.2.0/24", "failover", "pool east"),
+        ("geo", "198.51.100.0/24", "geolocation", "pool tokyo"),
+        ("geo", "192.0.2.0/24", "geolocation", "pool east"),
+        ("prox", "192.0.2.0/24", "geoproximity", "pool west"),
+        ("prox", "198.51.100.0/24", "geoproximity", "pool east"),
+        ("lat", "192.0.2.0/24", "latency", "pool west"),
+        ("wsticky", "192.0.2.0/24", "weighted", ""),
+    ] {
+        let e = explain(name, net);
+        let p = &e["policy"];
+        assert_eq!(p["kind"], kind, "{name}: {e}");
+        if !choice.is_empty() {
+            assert_eq!(p["choice"], choice, "{name} {net}: {e}");
+        }
+        assert_eq!(served(&e), dig(name, net), "{name} {net}: explain vs dig");
+        assert!(
+            !p["why"].as_str().unwrap().contains("failover over") || kind == "failover",
+            "{name}: {e}"
+        );
+    }
+    let g = explain("geo", "198.51.100.0/24");
+    assert_eq!(g["policy"]["rule"]["matched"], "country JP", "{g}");
+    assert_eq!(g["policy"]["rule"]["location"]["country"], "JP", "{g}");
+    // 192.0.2.0/24 has coordinates but no country: the default rule.
+    let g = explain("geo", "192.0.2.0/24");
+    assert_eq!(g["policy"]["rule"]["matched"], "default", "{g}");
+    let p = explain("prox", "192.0.2.0/24");
+    let d = p["policy"]["rule"]["distances"].as_array().unwrap();
+    assert_eq!(d.len(), 3, "{p}");
+    let l = explain("lat", "192.0.2.0/24");
+    assert_eq!(
+        l["policy"]["rule"]["latency_row"]["region"], "eu-west",
+        "{l}"
+    );
+    let w = explain("wsticky", "192.0.2.0/24");
+    assert_eq!(
+        w["policy"]["rule"]["weights"][1]["chance_percent"], 75.0,
+        "{w}"
+    );
+    // Random kinds: one selection, so the explained choice is the answer listed.
+    for _ in 0..20 {
+        let e = explain("wrand", "192.0.2.0/24");
+        let want = match e["policy"]["choice"].as_str().unwrap() {
+            "pool east" => vec!["10.0.1.1".to_string()],
+            "pool tokyo" => vec!["10.0.4.1".into(), "10.0.4.2".into(), "10.0.4.3".into()],
+            other => panic!("{other}"),
+        };
+        assert_eq!(served(&e), want, "{e}");
+        assert!(e["policy"]["rule"]["draw"]
+            .as_str()
+            .unwrap()
+            .contains("random draw"));
+    }
+    let m = explain("multi", "192.0.2.0/24");
+    assert_eq!(m["policy"]["kind"], "multivalue", "{m}");
+    assert_eq!(
+        served(&m),
+        dig("multi", "192.0.2.0/24"),
+        "the same eligible set"
+    );
+    // ECS without a length: the family's full length.
+    let v6 = api.get("/v1/explain?name=fo.geo.test&type=AAAA&ecs=2001:db8::1");
+    assert_eq!(v6["ecs"], "2001:db8::1");
+    assert_eq!(v6["scope"], 0, "no client-dependent decision: {v6}");
+    assert_eq!(served(&v6), vec!["fd00::1"]);
+    let bad = api.request(
+        "GET",
+        "/v1/explain?name=fo.geo.test&ecs=192.0.2.1/33",
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
