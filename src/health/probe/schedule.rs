@@ -179,7 +179,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn probes_start_at_a_random_phase_then_follow_the_interval_with_jitter() {
+    async fn probes_start_at_once_then_at_a_random_phase_then_follow_the_interval_with_jitter() {
         let interval = Duration::from_secs(10);
         let spec = http_spec(80, 10_000, 1, 1);
         let stop = CancellationToken::new();
@@ -213,9 +213,20 @@ mod tests {
         let mut firsts = Vec::new();
         let mut gaps = Vec::new();
         for times in seen.values() {
-            firsts.push(times[0]);
-            assert!(times[0] < interval, "first probe at {:?}", times[0]);
-            gaps.extend(times.windows(2).map(|w| w[1] - w[0]));
+            // The first probe comes at once (a quiet start needs a first round), the
+            // second at a random phase that spreads the probers over the interval.
+            assert!(
+                times[0] < FIRST_PROBE_SPREAD,
+                "first probe at {:?}",
+                times[0]
+            );
+            let second = times[1] - times[0];
+            assert!(
+                (interval.mul_f64(0.5)..interval.mul_f64(1.5)).contains(&second),
+                "second probe after {second:?}"
+            );
+            firsts.push(times[1]);
+            gaps.extend(times[1..].windows(2).map(|w| w[1] - w[0]));
         }
         for gap in &gaps {
             assert!(
