@@ -70,13 +70,32 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let zones = Arc::new(zones);
     let (zones_tx, zones_rx) = watch::channel(zones.clone());
     let (operator, overlay_rx) = Operator::new(zones_rx.clone(), alerts.clone(), metrics.clone());
+    match &cfg.overrides_file {
+        // Before the first table: the first answer already honours a drain.
+        Some(path) => {
+            operator.restore(path.clone());
+        }
+        None if cfg.control.is_some() => {
+            warn!("no overrides_file or state_file: overrides will not survive a restart")
+        }
+        None => {}
+    }
     tasks.spawn(operator.clone().run_expiry(shutdown.clone()));
 
     // Every table takes its query counter blocks from the registry /metrics reads.
     let env = env(cfg, &zones, metrics.queries.clone())?;
+    // Quiet unless the operator chose what unprobed targets are and it is known.
+    let quiet = match cfg.startup {
+        crate::config::server::Startup::Checks => true,
+        crate::config::server::Startup::StateFile => env.startup.saved.is_empty(),
+        crate::config::server::Startup::AllPools => false,
+    };
     let (writer, table) = routing::publish(RoutingTable::empty(env));
     let (mut updater, built_rx) = Updater::new(writer, metrics.clone(), alerts, zones.clone());
     // The first table exists before any socket is open: no query ever sees an empty one.
+    if quiet {
+        quiet_start(&zones, &health_rx).await;
+    }
     let first_health = health_rx.borrow().clone();
     let first_overlay = overlay_rx.borrow().clone();
     updater.rebuild(&zones, &first_health, &first_overlay);
@@ -145,6 +164,35 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         tasks,
         udp_threads,
     })
+}
+
+/// The default start answers from real results only: wait for each target's first
+/// result, bounded by the checks' timeouts (see health/first_round.rs).
+async fn quiet_start(
+    zones: &ZoneSet,
+    health: &watch::Receiver<Arc<crate::health::HealthSnapshot>>,
+) {
+    use crate::health::first_round;
+    let targets = zones.targets();
+    if targets.is_empty() {
+        return;
+    }
+    let bound = first_round::bound(&targets);
+    let r = first_round::wait(&mut health.clone(), &targets, bound).await;
+    let took_ms = r.took.as_millis() as u64;
+    if r.unknown == 0 {
+        info!(
+            targets = targets.len(),
+            took_ms, "first probe round complete: answering from it"
+        );
+    } else {
+        warn!(
+            targets = targets.len(),
+            unknown = r.unknown,
+            took_ms,
+            "first probe round incomplete: unknown targets count as their checks' startup state"
+        );
+    }
 }
 
 /// With `[agents]`: the state of the report endpoint, counting each report for metrics.
@@ -357,6 +405,11 @@ fn startup_seed(cfg: &ServerConfig) -> crate::routing::StartupSeed {
         (Startup::Checks, _) => {}
         (Startup::AllPools, _) => seed.all_up = true,
         (Startup::StateFile, Some(path)) => match crate::health::persist::load(path) {
+            Ok(Some(saved)) if saved.age() > cfg.state_max_age => {
+                warn!(path = %path.display(), age = %humantime::format_duration(std::time::Duration::from_secs(saved.age().as_secs())),
+                      max_age = %humantime::format_duration(cfg.state_max_age),
+                      "state file ignored: older than state_max_age; unprobed targets use their checks' start-up state")
+            }
             Ok(Some(saved)) => {
                 info!(path = %path.display(), targets = saved.targets.len(), age_s = saved.age().as_secs(), "start-up health from the state file");
                 seed.saved = saved

@@ -100,10 +100,27 @@ impl Updater {
         let started = Instant::now();
         let new = Arc::new(routing::build_next(&old, zones, health, overlay));
         let took = started.elapsed();
-        if let Some(prev) = self.last_health.replace(health.clone()) {
-            self.health_changes(&prev, health);
+        let prev_health = self.last_health.replace(health.clone());
+        let first = match &prev_health {
+            Some(prev) => {
+                self.health_changes(prev, health);
+                first_results_only(prev, health)
+            }
+            None => false,
+        };
+        if routing::diff::same_decisions(&old, &new) {
+            // No decision changed (e.g. only RTTs moved, or a multivalue reshuffle):
+            // the served table stays, with its epoch; status still sees the new inputs.
+            self.built.send_modify(|b| {
+                let mut next = (**b).clone();
+                next.health = health.clone();
+                next.overlay = overlay.clone();
+                *b = Arc::new(next);
+            });
+            return (old, took);
         }
-        self.changes(&old, &new);
+        let unknown = health.targets.values().any(|s| s.health == Health::Unknown);
+        self.changes(&old, &new, first, unknown);
         self.table.store(new.clone());
         self.metrics.table_built(new.epoch, took);
         info!(
@@ -149,8 +166,11 @@ impl Updater {
         }
     }
 
-    /// Record, log, count and alert each change from `old` to `new`.
-    fn changes(&mut self, old: &RoutingTable, new: &RoutingTable) {
+    /// Record, log, count and alert each change from `old` to `new`. With `first`, the
+    /// changes come from first results only (targets leaving `Unknown`): logged, never
+    /// counted or alerted as failovers. With `unknown`, some target has no result yet,
+    /// so an all-down answer is not known to be one.
+    fn changes(&mut self, old: &RoutingTable, new: &RoutingTable, first: bool, unknown: bool) {
         let now = SystemTime::now();
         let since_lock = self.since.clone();
         let mut since = since_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,6 +190,9 @@ impl Updater {
                     let origin = c.zone.to_string();
                     since.pool.insert((origin.clone(), c.pool.to_string()), now);
                     log_pool(&c);
+                    if first {
+                        continue;
+                    }
                     self.metrics.pool_transition(&origin, c.pool, c.after.up);
                     self.alerts.send(pool_event(&c, origin));
                 }
@@ -177,7 +200,7 @@ impl Updater {
                     since
                         .answer
                         .insert((zone.to_string(), policy.label.to_string()), now);
-                    log_answer(policy, "-");
+                    log_answer(policy, "-", unknown);
                 }
                 Change::AnswerAddresses(c) | Change::Failover(c) | Change::AllDown(c) => {
                     let origin = c.zone.to_string();
@@ -185,7 +208,10 @@ impl Updater {
                         .answer
                         .insert((origin.clone(), c.after.label.to_string()), now);
                     let from = c.before.summary().choice.to_string();
-                    log_answer(c.after, &from);
+                    log_answer(c.after, &from, unknown);
+                    if first {
+                        continue;
+                    }
                     self.metrics.answer_changed(&origin, &c.after.label);
                     if !matches!(change, Change::AnswerAddresses(_)) {
                         self.alerts.send(answer_event(&c, origin, from));
@@ -262,11 +288,31 @@ fn pool_event(c: &PoolChange<'_>, origin: String) -> Event {
     e
 }
 
-/// The line for a changed answer: an error when it is the all-down fallback.
-fn log_answer(p: &Compiled, from: &str) {
+/// Whether every target whose health differs from `old` to `new` had no result in
+/// `old`: a first result is a first result, not a failover.
+fn first_results_only(old: &HealthSnapshot, new: &HealthSnapshot) -> bool {
+    let mut any = false;
+    for (t, s) in &new.targets {
+        let was = old.targets.get(t).map_or(Health::Unknown, |p| p.health);
+        if was == s.health {
+            continue;
+        }
+        if was != Health::Unknown {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// The line for a changed answer: an error when it is the all-down fallback while
+/// every target has a result (`unknown`: some have none yet, so nothing is known down).
+fn log_answer(p: &Compiled, from: &str, unknown: bool) {
     let now_answer = p.summary();
     let addresses = format!("{:?}", now_answer.addresses);
-    if let Choice::AllDown(mode) = &now_answer.choice {
+    if let (Choice::AllDown(mode), true) = (&now_answer.choice, unknown) {
+        warn!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, mode = mode.as_str(), "no pool known up yet (first results pending): answering with the all-down fallback");
+    } else if let Choice::AllDown(mode) = &now_answer.choice {
         error!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, mode = mode.as_str(), "ALL POOLS DOWN: answering with the all-down fallback");
     } else {
         info!(name = %p.name, policy = %p.label, from = %from, to = %now_answer.choice, addresses, "answer changed");

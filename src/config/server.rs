@@ -76,6 +76,12 @@ struct RawServer {
     /// a string of the operator's.
     #[serde(default)]
     version: Option<toml::Spanned<VersionSpec>>,
+    /// A state file older than this is ignored at start, e.g. "1h".
+    #[serde(default)]
+    state_max_age: Option<toml::Spanned<String>>,
+    /// Where overrides in force are saved; default `overrides.json` beside `state_file`.
+    #[serde(default)]
+    overrides_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,7 +148,15 @@ pub struct ServerConfig {
     pub identity: String,
     /// What `version.bind` and `version.server` answer; `None`: refused.
     pub version: Option<String>,
+    /// A state file saved longer ago than this is ignored (with a warning) at start.
+    pub state_max_age: std::time::Duration,
+    /// Where overrides (drains, drills) are saved on every change and restored from at
+    /// start; `None` (no `overrides_file` and no `state_file`): memory only.
+    pub overrides_file: Option<PathBuf>,
 }
+
+/// How old a state file may be and still say something about the backends.
+pub const DEFAULT_STATE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Start-up behaviour: what an unprobed target counts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -266,6 +280,22 @@ impl ServerConfig {
                     ))
                 }
             },
+            state_max_age: match &raw.state_max_age {
+                None => DEFAULT_STATE_MAX_AGE,
+                Some(s) => match humantime::parse_duration(s.get_ref()) {
+                    Ok(d) if !d.is_zero() => d,
+                    _ => {
+                        return Err(loc.error(
+                            s.span(),
+                            format!("state_max_age {:?}: expected a duration such as \"1h\" or \"30m\"", s.get_ref()),
+                        ))
+                    }
+                },
+            },
+            overrides_file: raw
+                .overrides_file
+                .map(|f| base.join(f))
+                .or_else(|| raw.state_file.as_ref().map(|f| base.join(f).with_file_name("overrides.json"))),
             state_file: raw.state_file.map(|f| base.join(f)),
         })
     }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 pub struct Auth {
     token: ArcSwapOption<Box<[u8]>>,
@@ -56,10 +56,22 @@ impl Auth {
         };
         let given = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            .and_then(|v| bearer(v.as_bytes()))
             .unwrap_or_default();
         bool::from(given.ct_eq(&token[..]))
     }
+}
+
+/// The token of a `Bearer` credential. The scheme is case-insensitive (RFC 7235 §2.1,
+/// RFC 6750 §2.1) and one or more spaces may follow it.
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
 }
 
 fn read_token(f: &std::path::Path) -> anyhow::Result<Box<[u8]>> {
@@ -78,20 +90,37 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         return next.run(req).await;
     }
     if auth.token.load().is_none() {
-        return (
+        return ApiError(
             StatusCode::FORBIDDEN,
-            "no token_file is configured: the control API is read-only\n",
+            "no token_file is configured: the control API is read-only".into(),
         )
-            .into_response();
+        .into_response();
     }
     if !auth.bearer_ok(req.headers()) {
         warn!(method = %req.method(), path = %req.uri().path(), "control request without a valid token");
         return (
-            StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
-            "a valid bearer token is required\n",
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required".into(),
+            ),
         )
             .into_response();
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_token_exact() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"BEARER   abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearerabc"), None);
+        assert_eq!(bearer(b"Bearer "), None);
+    }
 }

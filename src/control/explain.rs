@@ -1,7 +1,8 @@
 //! `GET /v1/explain?name=..&type=..&client=..[&ecs=ADDR/LEN]`: why this client gets
 //! this answer. Runs the same table lookup as a query, then lays out the path (zone,
 //! CNAME steps, policy), the state of every pool in the policy's order with its
-//! addresses' votes and overrides, and the rule that picked the answer.
+//! addresses' votes and overrides, and the rule that picked the answer: the answer is
+//! the one the lookup served, and `explain_rule` says what chose it.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -60,6 +61,9 @@ pub struct PolicyExplanation {
     pub when_all_down: &'static str,
     pub choice: String,
     pub why: String,
+    /// What chose: the client's location and matched rule, the weights and the draw,
+    /// the latency row, the proximity distances (by kind).
+    pub rule: super::explain_rule::Rule,
     /// In the policy's order.
     pub pools: Vec<PoolExplanation>,
 }
@@ -111,7 +115,15 @@ pub async fn explain(
         }
     }
 
-    let policy = explain_policy(&built, &table, &owner, &client, &sources, &mut path);
+    let served = served_addresses(&lookup.answers, &owner);
+    let policy = explain_policy(
+        &built,
+        &table,
+        (&owner, &served),
+        &client,
+        &sources,
+        &mut path,
+    );
     if policy.is_none() && zone_table.is_some() {
         path.push(format!(
             "{owner} is answered from static records ({})",
@@ -153,13 +165,22 @@ fn parse(q: &ExplainQuery) -> Result<(Name, RecordType, Client), ApiError> {
     let subnet = match &q.ecs {
         None => None,
         Some(s) => {
-            let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+            let (a, l) = s
+                .split_once('/')
+                .map_or((s.as_str(), None), |(a, l)| (a, Some(l)));
             let a: IpAddr = a
                 .parse()
                 .map_err(|_| bad(format!("ecs {s:?}: bad address")))?;
-            let l: u8 = l
-                .parse()
-                .map_err(|_| bad(format!("ecs {s:?}: bad prefix")))?;
+            // Without a length, the whole address: /32 for IPv4, /128 for IPv6.
+            let full = crate::geo::max_len(a);
+            let l: u8 = match l {
+                None => full,
+                Some(l) => l
+                    .parse()
+                    .ok()
+                    .filter(|l| *l <= full)
+                    .ok_or_else(|| bad(format!("ecs {s:?}: the prefix is 0 to {full}")))?,
+            };
             Some((a, l))
         }
     };
@@ -175,7 +196,7 @@ fn parse(q: &ExplainQuery) -> Result<(Name, RecordType, Client), ApiError> {
 fn explain_policy(
     built: &Built,
     table: &RoutingTable,
-    owner: &Name,
+    (owner, served): (&Name, &[IpAddr]),
     client: &Client,
     sources: &Sources<'_>,
     path: &mut Vec<String>,
@@ -190,34 +211,82 @@ fn explain_policy(
     let zlower = LowerName::new(&z.origin);
     let zt = table.zones.iter().find(|t| t.origin == z.origin);
     let compiled = zt.and_then(|t| t.policies.iter().find(|c| c.name == p.name))?;
-    let (answer, _) = compiled.select(client);
+    // The answer the lookup above served (one selection): the prepared answer with
+    // exactly its addresses, in its order. Only when the lookup served no address of
+    // this policy (another type, NODATA) is the policy asked again.
+    let answer = compiled
+        .answers()
+        .iter()
+        .find(|a| !served.is_empty() && same_family_order(&a.addresses, served))
+        .unwrap_or_else(|| compiled.select(client).0);
     let order = crate::zone::pools_of(p, &z.policies);
     let pools: Vec<PoolExplanation> = order
         .iter()
         .map(|name| explain_pool(z, &zlower, zt, name, &built.overlay, sources))
         .collect();
-    let why = why(p, &answer.choice, &pools);
+    let up = pools
+        .iter()
+        .map(|x| (Arc::<str>::from(x.name.as_str()), x.up))
+        .collect();
+    let (rule, kind_why) = super::explain_rule::rule(p, compiled, client, &answer.choice, &up);
+    let why = match (&p.kind, &answer.choice) {
+        (_, Choice::AllDown(_)) | (PolicyKind::Failover { .. }, _) => {
+            why(p, &answer.choice, &pools)
+        }
+        _ => kind_why,
+    };
+    let joiner = match p.kind {
+        PolicyKind::Failover { .. } => " > ",
+        _ => ", ",
+    };
     path.push(format!(
-        "{} is answered by policy {} (failover over {})",
+        "{} is answered by policy {} ({} over {})",
         p.name,
         p.label,
+        p.kind.name(),
         order
             .iter()
             .map(|s| s.as_ref())
             .collect::<Vec<_>>()
-            .join(" > ")
+            .join(joiner)
     ));
     path.push(why.clone());
     Some(PolicyExplanation {
         label: p.label.to_string(),
         name: p.name.to_string(),
-        kind: "failover",
+        kind: p.kind.name(),
         ttl: p.ttl,
         when_all_down: p.when_all_down.as_str(),
         choice: answer.choice.to_string(),
         why,
+        rule,
         pools,
     })
+}
+
+/// The A and AAAA addresses the lookup served for `owner`, in order.
+fn served_addresses(
+    answers: &[std::borrow::Cow<'_, hickory_proto::rr::Record>],
+    owner: &Name,
+) -> Vec<IpAddr> {
+    answers
+        .iter()
+        .filter(|r| r.name == *owner)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `prepared`, kept to the family of `served`, is `served` in the same order.
+fn same_family_order(prepared: &[IpAddr], served: &[IpAddr]) -> bool {
+    let v4 = served[0].is_ipv4();
+    prepared
+        .iter()
+        .filter(|a| a.is_ipv4() == v4)
+        .eq(served.iter())
 }
 
 /// One pool of the policy's order: its state in this build, and why.

@@ -6,7 +6,9 @@
 //! choosing whether to put [`auth::guard`] on them.
 
 pub mod auth;
+mod errors;
 pub mod explain;
+mod explain_rule;
 pub mod ops;
 pub mod page;
 pub mod status;
@@ -74,6 +76,10 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// Serves `app` until `shutdown`, letting requests in progress finish.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) {
+    // Last, so every route merged into `app` gets the one error shape.
+    let app = app
+        .fallback(errors::not_found)
+        .layer(axum::middleware::map_response(errors::json_errors));
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

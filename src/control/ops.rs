@@ -86,6 +86,9 @@ pub async fn post_override(
 ) -> Result<Response, ApiError> {
     let op = &state.operator;
     let scope = op.resolve(req.zone.as_deref(), &req.pool, req.address)?;
+    if let Some(r) = &req.reason {
+        crate::operator::check_reason(r)?;
+    }
     let bad = |m: &str| ApiError(StatusCode::BAD_REQUEST, m.to_string());
     let forced = match req.action {
         Action::Clear => {

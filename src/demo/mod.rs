@@ -94,6 +94,8 @@ pub async fn run(
         startup: Default::default(),
         identity: "switchyard-demo".into(),
         version: Some(crate::config::server::VERSION.into()),
+        state_max_age: crate::config::server::DEFAULT_STATE_MAX_AGE,
+        overrides_file: None,
     };
     let token_file = cfg.control.as_ref().and_then(|c| c.token_file.clone());
     let running = server::start(&cfg, zones).await?;

@@ -7,10 +7,12 @@
 //! and turns them into decisions with the clock as an argument (fall/rise per vantage
 //! point, quorum across regions, the mass-failure guard, hold-down). `monitor` runs the
 //! probers and the aggregator as tasks, `snapshot` is what routing sees, `view` what an
-//! operator sees, `metrics` the probe counters and `persist` the state file. Nothing here
+//! operator sees, `metrics` the probe counters and `persist` the state file,
+//! `first_round` the quiet start. Nothing here
 //! knows about DNS answers.
 
 pub mod decide;
+pub mod first_round;
 pub mod metrics;
 pub mod monitor;
 pub mod observation;

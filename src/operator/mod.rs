@@ -8,17 +8,19 @@
 
 pub mod drill;
 pub mod overrides;
+pub mod persist;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use hickory_proto::rr::{LowerName, Name};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::alerts::{Alerts, Event, Severity};
 use crate::metrics::Metrics;
@@ -30,6 +32,10 @@ pub use overrides::{Override, Overrides, Scope, Source};
 /// The longest an override may last: long enough for a maintenance window, short
 /// enough that a forgotten one is not forever.
 pub const MAX_OVERRIDE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The longest reason an override or drill may give, in characters: room for a ticket
+/// link and a sentence, not for a log flood.
+pub const MAX_REASON: usize = 500;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OpError {
@@ -59,6 +65,8 @@ pub struct Operator {
     zones: watch::Receiver<Arc<ZoneSet>>,
     alerts: Alerts,
     metrics: Arc<Metrics>,
+    /// Where the overrides are saved on every change, once [`Operator::restore`] set it.
+    file: OnceLock<PathBuf>,
 }
 
 #[derive(Default)]
@@ -83,6 +91,7 @@ impl Operator {
             zones,
             alerts,
             metrics,
+            file: OnceLock::new(),
         };
         (Arc::new(op), overlay_rx)
     }
@@ -168,6 +177,7 @@ impl Operator {
         source: Source,
         ttl: Duration,
     ) -> Result<Override, OpError> {
+        check_reason(&reason)?;
         if ttl.is_zero() || ttl > MAX_OVERRIDE {
             return Err(OpError::Invalid(format!(
                 "an override lasts more than 0s and at most {}",
@@ -190,7 +200,7 @@ impl Operator {
             Forced::Down => "forced down",
             Forced::Up => "forced up",
         };
-        warn!(id = o.id, scope = %o.scope, action = verb, reason = %o.reason, source = ?o.source,
+        warn!(id = o.id, scope = %o.scope, action = verb, reason = ?o.reason, source = ?o.source,
               expires = %humantime::format_rfc3339_seconds(o.expires), "override set");
         self.alert(
             &o,
@@ -240,7 +250,9 @@ impl Operator {
     }
 
     fn cleared(&self, o: &Override, why: &str) {
-        info!(id = o.id, scope = %o.scope, why, "override cleared");
+        // Debug formatting: an operator's text is quoted and escaped, so a newline in it
+        // cannot forge a log line.
+        info!(id = o.id, scope = %o.scope, why = ?why, "override cleared");
         self.alert(
             o,
             Severity::Info,
@@ -271,8 +283,70 @@ impl Operator {
     fn publish(&self, st: &mut State) {
         st.generation += 1;
         self.metrics.set_overrides_active(st.overrides.len());
+        // Saved before the overlay is published and before the API answers: once a
+        // drain is acknowledged, a crash cannot lose it.
+        if let Some(path) = self.file.get() {
+            if let Err(e) = persist::save(path, st.overrides.iter()) {
+                error!(error = %e, "cannot save the overrides file: overrides in force will not survive a restart");
+            }
+        }
         self.overlay_tx
             .send_replace(Arc::new(st.overrides.overlay(st.generation)));
+    }
+
+    /// Puts back the overrides saved in `path` (those still in force, with their
+    /// original expiry), publishes them, and saves to `path` from now on. Call before
+    /// the first table is built. An override that expired while the server was down,
+    /// or names a pool the zones no longer have, is dropped and logged. An unreadable
+    /// file is reported and set aside: a restart must not fail on it.
+    pub fn restore(&self, path: PathBuf) -> usize {
+        let saved = match persist::load(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                error!(error = %e, "overrides file ignored: no override is restored");
+                Vec::new()
+            }
+        };
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut restored = 0;
+        let mut st = self.lock();
+        for s in saved {
+            let expires = s.expires_at();
+            let Ok(left) = expires.duration_since(wall) else {
+                info!(id = s.id, zone = %s.zone, pool = %s.pool, address = ?s.address, reason = ?s.reason,
+                      expired = %humantime::format_rfc3339_seconds(expires),
+                      "override expired while the server was down: dropped");
+                continue;
+            };
+            let scope = match self.resolve(Some(&s.zone), &s.pool, s.address) {
+                Ok(scope) => scope,
+                Err(e) => {
+                    warn!(id = s.id, error = %e, "saved override no longer applies: dropped");
+                    continue;
+                }
+            };
+            warn!(id = s.id, scope = %scope, action = ?s.action, reason = ?s.reason, source = ?s.source(),
+                  expires = %humantime::format_rfc3339_seconds(expires), "override restored");
+            st.overrides.restore(Override {
+                id: s.id,
+                scope,
+                action: s.action,
+                reason: s.reason.clone(),
+                source: s.source(),
+                created: s.created_at(),
+                expires,
+                deadline: now + left,
+            });
+            if let Source::Drill(d) = s.source() {
+                st.next_drill = st.next_drill.max(d);
+            }
+            restored += 1;
+        }
+        let _ = self.file.set(path);
+        self.publish(&mut st);
+        drop(st);
+        self.wake.notify_one();
+        restored
     }
 
     /// Removes overrides as they fall due, until `shutdown`.
@@ -304,6 +378,17 @@ impl Operator {
             }
         }
     }
+}
+
+/// A reason is bounded: it goes into logs, alerts and the overrides file.
+pub fn check_reason(reason: &str) -> Result<(), OpError> {
+    let n = reason.chars().count();
+    if n > MAX_REASON {
+        return Err(OpError::Invalid(format!(
+            "\"reason\" is {n} characters long; at most {MAX_REASON} are accepted"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -99,6 +99,13 @@ impl Overrides {
         (o, replaced)
     }
 
+    /// Puts back an override saved before a restart, with its own id and times; the
+    /// timer runs for what is left of it. Later ids continue after the largest seen.
+    pub fn restore(&mut self, o: Override) {
+        self.next_id = self.next_id.max(o.id);
+        self.items.insert(o.id, o);
+    }
+
     pub fn remove(&mut self, id: u64) -> Option<Override> {
         self.items.remove(&id)
     }

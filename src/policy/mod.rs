@@ -202,6 +202,21 @@ impl Compiled {
         (&self.answers[a as usize], q.scope())
     }
 
+    /// Where this policy's queries place `client` (its ECS subnet first), and the
+    /// prefix the location was decided on: what explain shows.
+    pub fn locate(&self, client: &Client) -> crate::geo::Location {
+        query::Query::new(client, self.locator.as_deref()).location()
+    }
+
+    /// The address `client`'s queries stand for: the ECS address when one was sent
+    /// with a non-zero prefix, else the resolver's.
+    pub fn client_ip(client: &Client) -> IpAddr {
+        match client.subnet {
+            Some((a, p)) if p > 0 => a,
+            _ => client.addr,
+        }
+    }
+
     /// The answer most clients get, for logs and status.
     pub fn summary(&self) -> &Answer {
         &self.answers[self.summary as usize]

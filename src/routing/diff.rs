@@ -109,8 +109,8 @@ fn answers<'t>(before: Option<&'t ZoneTable>, zone: &'t ZoneTable, out: &mut Vec
             });
             continue;
         };
-        // Choice and addresses are the answer; its records and wire bytes derive from
-        // them; comparing those too cost ~5 ms a rebuild at 10,000 policies.
+        // Choice and eligible addresses are the answer; its records and wire bytes
+        // derive from them; comparing those too cost ~5 ms a rebuild at 10,000 policies.
         let (was, now) = (prev.summary(), p.summary());
         let change = AnswerChange {
             zone: &zone.origin,
@@ -122,10 +122,53 @@ fn answers<'t>(before: Option<&'t ZoneTable>, zone: &'t ZoneTable, out: &mut Vec
                 Choice::AllDown(_) => Change::AllDown(change),
                 Choice::Pool(_) | Choice::Pools(_) => Change::Failover(change),
             });
-        } else if was.addresses != now.addresses {
+        } else if eligible(prev) != eligible(p) {
             out.push(Change::AnswerAddresses(change));
         }
     }
+}
+
+/// Every address a policy may answer with, as a sorted set: what a multivalue or
+/// weighted answer is, whatever order or draw a query gets. The all-down fallback
+/// counts only when it is what the policy answers.
+pub fn eligible(p: &Compiled) -> Vec<std::net::IpAddr> {
+    let mut v: Vec<_> = if matches!(p.summary().choice, Choice::AllDown(_)) {
+        p.summary().addresses.clone()
+    } else {
+        p.answers()
+            .iter()
+            .filter(|a| !matches!(a.choice, Choice::AllDown(_)))
+            .flat_map(|a| a.addresses.iter().copied())
+            .collect()
+    };
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Whether `new` decides every query as `old` does, leaving aside the order and the
+/// draws prepared per build (multivalue shuffles): the same zones, pool states, answers
+/// and latency rows' choices. When it does, swapping it in would change no decision.
+pub fn same_decisions(old: &RoutingTable, new: &RoutingTable) -> bool {
+    if !new.same_names(old) || old.zones.len() != new.zones.len() {
+        return false;
+    }
+    let rows = |c: &Compiled| {
+        c.latency_table().map(|t| {
+            t.rows
+                .iter()
+                .map(|r| (r.region.clone(), r.choice.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let latency_same = old.zones.iter().zip(&new.zones).all(|(a, b)| {
+        a.policies.len() == b.policies.len()
+            && a.policies
+                .iter()
+                .zip(&b.policies)
+                .all(|(x, y)| rows(x) == rows(y))
+    });
+    latency_same && diff(old, new).is_empty()
 }
 
 #[cfg(test)]

@@ -63,8 +63,15 @@ pub fn spawn_prober(
     })
 }
 
-/// Probes at a random phase in `[0, interval)`, then every `interval` ± 10%, measured from
-/// the start of one probe to the start of the next, and never two probes at once.
+/// The first probe of each target starts within this of the prober's start: a start
+/// decides from a first round of real results, and a round of thousands of targets is
+/// still spread over a moment rather than fired at once.
+pub const FIRST_PROBE_SPREAD: Duration = Duration::from_millis(200);
+
+/// Probes once within [`FIRST_PROBE_SPREAD`], again after a random `[0.5, 1.5)` of
+/// `interval` (which spreads targets that started together over the interval), then
+/// every `interval` ± 10%, measured from the start of one probe to the start of the
+/// next, and never two probes at once.
 async fn probe_loop<F, Fut>(
     target: Target,
     (region, sender): (Arc<str>, Arc<str>),
@@ -79,8 +86,9 @@ async fn probe_loop<F, Fut>(
     tokio::select! {
         biased;
         _ = stop.cancelled() => return,
-        _ = sleep(first_phase(interval)) => {}
+        _ = sleep(first_phase(interval.min(FIRST_PROBE_SPREAD))) => {}
     }
+    let mut first = true;
     loop {
         let started = Instant::now();
         let outcome = tokio::select! {
@@ -101,7 +109,12 @@ async fn probe_loop<F, Fut>(
             _ = stop.cancelled() => return,
             sent = tx.send(obs) => if sent.is_err() { return },
         }
-        let due = started + jittered(interval);
+        let due = started
+            + if std::mem::take(&mut first) {
+                interval.mul_f64(rand::thread_rng().gen_range(0.5..1.5))
+            } else {
+                jittered(interval)
+            };
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
@@ -166,7 +179,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn probes_start_at_a_random_phase_then_follow_the_interval_with_jitter() {
+    async fn probes_start_at_once_then_at_a_random_phase_then_follow_the_interval_with_jitter() {
         let interval = Duration::from_secs(10);
         let spec = http_spec(80, 10_000, 1, 1);
         let stop = CancellationToken::new();
@@ -200,9 +213,20 @@ mod tests {
         let mut firsts = Vec::new();
         let mut gaps = Vec::new();
         for times in seen.values() {
-            firsts.push(times[0]);
-            assert!(times[0] < interval, "first probe at {:?}", times[0]);
-            gaps.extend(times.windows(2).map(|w| w[1] - w[0]));
+            // The first probe comes at once (a quiet start needs a first round), the
+            // second at a random phase that spreads the probers over the interval.
+            assert!(
+                times[0] < FIRST_PROBE_SPREAD,
+                "first probe at {:?}",
+                times[0]
+            );
+            let second = times[1] - times[0];
+            assert!(
+                (interval.mul_f64(0.5)..interval.mul_f64(1.5)).contains(&second),
+                "second probe after {second:?}"
+            );
+            firsts.push(times[1]);
+            gaps.extend(times[1..].windows(2).map(|w| w[1] - w[0]));
         }
         for gap in &gaps {
             assert!(
