@@ -99,7 +99,8 @@ CONF
 
 now() { date +%s.%N; }
 mem() { awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "%d %d\n", r/1024, h/1024}' "/proc/$1/status"; }
-answers() { dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A | grep -q .; }
+# dig +short prints its errors (connection refused) on stdout too: look for an address.
+answers() { dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A | grep -qE "^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$"; }
 wait_for() { # port name pid -> seconds since $3 started (given t0 in $4)
   local deadline=$(( $(date +%s) + 300 ))
   until answers "$1" "$2"; do

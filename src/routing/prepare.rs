@@ -18,7 +18,7 @@ use hickory_proto::serialize::binary::BinEncoder;
 
 use super::key;
 use super::lookup::{general, Lookup};
-use super::names::{Names, Negative, Prepared, ZoneNames, HEADER_LEN};
+use super::names::{Names, Negative, Prepared, Stored, ZoneNames, HEADER_LEN};
 use crate::policy::Client;
 
 /// Prepared replies larger than this are not kept: they would not fit a UDP reply
@@ -209,28 +209,47 @@ fn prepare_negative(zone: &ZoneNames) -> Option<Negative> {
 }
 
 /// Prepare replies for every static RRset of every zone, and each zone's negative reply.
+/// Each zone's replies go into its flat tables (`prepared`, `bodies`), node by node.
 pub(super) fn prepare(names: &mut Names) {
-    let mut all: Vec<Vec<Vec<(RecordType, Prepared)>>> = Vec::with_capacity(names.zones.len());
-    for zone in &names.zones {
-        let mut per_zone = Vec::with_capacity(zone.nodes.len());
+    for zi in 0..names.zones.len() {
+        let zone = &names.zones[zi];
+        let mut table = Vec::new();
+        let mut bodies = Vec::new();
+        // Per node, in the map's iteration order (the map is not changed in between).
+        let mut ranges = Vec::with_capacity(zone.nodes.len());
         for (k, node) in zone.nodes.iter() {
-            let mut v = Vec::new();
+            let start = table.len();
             if !node.occluded && node.policy.is_none() {
-                for (t, _) in &node.rrsets {
-                    if let Some(p) = prepare_one(names, k, *t) {
-                        v.push((*t, p));
-                    }
+                for t in zone.types(node) {
+                    let Some(p) = prepare_one(names, k, t) else {
+                        continue;
+                    };
+                    let (Ok(at), Ok(len)) =
+                        (u32::try_from(bodies.len()), u16::try_from(p.body.len()))
+                    else {
+                        continue;
+                    };
+                    bodies.extend_from_slice(&p.body);
+                    let stored = Stored {
+                        flags: p.flags,
+                        counts: p.counts,
+                        case_free: p.case_free,
+                        start: at,
+                        len,
+                    };
+                    table.push((t, stored));
                 }
             }
-            per_zone.push(v);
+            ranges.push((start as u32, (table.len() - start) as u16));
         }
-        all.push(per_zone);
-    }
-    // Same maps, unchanged since: iteration visits the nodes in the same order.
-    for (zone, prepared) in names.zones.iter_mut().zip(all) {
+        table.shrink_to_fit();
+        bodies.shrink_to_fit();
+        let zone = &mut names.zones[zi];
         zone.negative = prepare_negative(zone);
-        for (node, p) in zone.nodes.values_mut().zip(prepared) {
-            node.prepared = p;
+        for (node, r) in zone.nodes.values_mut().zip(ranges) {
+            node.prepared = r;
         }
+        zone.prepared = table;
+        zone.bodies = bodies;
     }
 }
