@@ -279,7 +279,7 @@ fn target_addresses<'t>(
         }
         match node.policy {
             Some(pi) => {
-                let Some(policy) = dynamic.and_then(|d| d.policies.get(pi)) else {
+                let Some(policy) = dynamic.and_then(|d| d.policies.get(pi as usize)) else {
                     out.needs_client = true;
                     continue;
                 };
