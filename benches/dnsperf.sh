@@ -5,6 +5,7 @@
 # thread, TOKIO_WORKER_THREADS=1; knot: udp-workers 1; gdnsd: udp_threads 1) and
 # dnsperf to core 1; loopback only.
 #
+# At the fixed load it also prints each server's CPU time per query.
 # Usage: benches/dnsperf.sh [--secs 15] [--runs 3] [--lat-secs 10] [--qps N]
 #                           [--no-gdnsd] [--explore]
 #   --secs/--runs  length and count of the throughput runs (median reported)
@@ -173,7 +174,8 @@ if ((GDNSD)); then
 fi
 
 wait_for() {
-  for _ in $(seq 1 100); do dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A | grep -q . && return 0; sleep 0.1; done
+  # dig +short prints its errors (connection refused) on stdout too: look for an address.
+  for _ in $(seq 1 100); do dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A | grep -qE '^[0-9.]+$' && return 0; sleep 0.1; done
   echo "server on port $1 did not answer" >&2; cat "$work"/*.err >&2; exit 1
 }
 wait_for $SY_PORT api0.example.bench
@@ -252,31 +254,41 @@ for k in "${!results[@]}"; do
 done
 [[ -n $QPS ]] || QPS=$(( slowest / 2 / 10000 * 10000 ))
 ((QPS > 0)) || QPS=10000
-declare -A lat
+declare -A lat cpu
 for mix in "${mixes[@]}"; do
   for s in "${servers[@]}"; do
+    # CPU per query: the server's CPU time during the fixed-load run over the queries
+    # it answered (below saturation, so this is cost, not capacity).
+    c0=$(ticks "${pid_of[$s]}")
     # shellcheck disable=SC2046
-    lat[$s/$mix]=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$(port_of "$s")" -d "$work/q-$(mix_file "$mix")" \
-      -l "$LAT_SECS" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -Q "$QPS" -v $(mix_args "$mix") 2>/dev/null |
-      awk '$1 == ">" {print $NF * 1e6}' | sort -n |
+    taskset -c 1 dnsperf -s 127.0.0.1 -p "$(port_of "$s")" -d "$work/q-$(mix_file "$mix")" \
+      -l "$LAT_SECS" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -Q "$QPS" -v $(mix_args "$mix") > "$work/lat.out" 2>/dev/null
+    c1=$(ticks "${pid_of[$s]}")
+    lat[$s/$mix]=$(awk '$1 == ">" {print $NF * 1e6}' "$work/lat.out" | sort -n |
       awk '{v[NR]=$1; s+=$1} END {if (NR) printf "%.0f %.0f %.0f", s/NR, v[int(NR*0.5)+1], v[int(NR*0.99)+1]}')
+    answered=$(awk '/Queries completed/ {print $3}' "$work/lat.out")
+    cpu[$s/$mix]=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="${answered:-0}" 'BEGIN {printf "%.2f", (n > 0 ? c / hz / n * 1e6 : 0)}')
   done
 done
 
 echo
 echo "dnsperf: -c $CLIENTS -T 1 -q $OUTSTANDING; median of $RUNS runs of ${SECS}s; latency at $QPS q/s for ${LAT_SECS}s"
-printf '%-11s %-9s %10s %7s %6s %6s %11s %7s   %7s %7s %7s\n' server mix "queries/s" "x knot" lost busy "q/s / core" "x knot" "avg µs" "p50 µs" "p99 µs"
+printf '%-11s %-9s %10s %7s %6s %6s %11s %7s   %7s %7s %7s %9s %7s\n' server mix "queries/s" "x knot" lost busy "q/s / core" "x knot" "avg µs" "p50 µs" "p99 µs" "CPU µs/q" "x gdnsd"
 for mix in "${mixes[@]}"; do
   for s in "${servers[@]}"; do
     read -r la l50 l99 <<< "${lat[$s/$mix]:-- - -}"
     ratio=$(awk -v a="${med[$s/$mix]}" -v b="${med[knot/$mix]}" 'BEGIN {printf "%.2f", a/b}')
     cratio=$(awk -v a="${medcap[$s/$mix]}" -v b="${medcap[knot/$mix]}" 'BEGIN {printf "%.2f", a/b}')
-    printf '%-11s %-9s %10s %7s %6s %5s%% %11s %7s   %7s %7s %7s\n' "$s" "$mix" "${med[$s/$mix]}" "$ratio" "${lost[$s/$mix]}" \
-      "${medbusy[$s/$mix]}" "${medcap[$s/$mix]}" "$cratio" "$la" "$l50" "$l99"
+    peer=${cpu[gdnsd/$mix]:-${cpu[knot/$mix]}}
+    gratio=$(awk -v a="${cpu[$s/$mix]}" -v b="$peer" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    printf '%-11s %-9s %10s %7s %6s %5s%% %11s %7s   %7s %7s %7s %9s %7s\n' "$s" "$mix" "${med[$s/$mix]}" "$ratio" "${lost[$s/$mix]}" \
+      "${medbusy[$s/$mix]}" "${medcap[$s/$mix]}" "$cratio" "$la" "$l50" "$l99" "${cpu[$s/$mix]}" "$gratio"
   done
 done
 echo "busy: the server's core time during the run; q/s / core: queries/s divided by busy, the"
 echo "server's capacity when dnsperf (one core) is what limits queries/s."
+echo "CPU µs/q: the server's CPU time during the fixed-load run over the queries answered;"
+echo "x gdnsd: that over gdnsd's (knot's with --no-gdnsd) on the same mix."
 echo "mixes: static = 100 queries over the 40-record zone (A, AAAA, MX, TXT, NS, SOA, CNAME,"
 echo "NODATA, NXDOMAIN); failover = 10 policy names, 80% A / 20% AAAA; ecs = failover with"
 echo "an EDNS Client Subnet option (198.51.100.0/24) on every query."

@@ -116,7 +116,7 @@ impl ZoneNames {
         }
         if let Some(node) = self.nodes.get(k) {
             for t in [RecordType::A, RecordType::AAAA] {
-                if let Some(set) = node.rrset(t) {
+                if let Some(set) = self.rrset(node, t) {
                     out.extend(set.iter().map(Cow::Borrowed));
                 }
             }
@@ -193,7 +193,7 @@ pub(super) fn general<'t>(
             synthesized,
         };
         if let Some(pi) = entry.policy {
-            answer_policy(&at, &dynamic[zi], pi, qtype, client, &mut out);
+            answer_policy(&at, &dynamic[zi], pi as usize, qtype, client, &mut out);
             return out;
         }
         let Some(target) = answer_static(&at, qtype, &mut out) else {
@@ -230,7 +230,7 @@ struct At<'t, 'o> {
 /// authoritative answer (RFC 1034 §4.3.2 3b).
 fn refer<'t>(zone: &'t ZoneNames, cut: &'t NameEntry, out: &mut Lookup<'t>) {
     out.authoritative = false;
-    if let Some(ns) = cut.rrset(RecordType::NS) {
+    if let Some(ns) = zone.rrset(cut, RecordType::NS) {
         out.authority.extend(ns.iter().map(Cow::Borrowed));
         for r in ns {
             if let RData::NS(target) = &r.data {
@@ -279,7 +279,7 @@ fn target_addresses<'t>(
         }
         match node.policy {
             Some(pi) => {
-                let Some(policy) = dynamic.and_then(|d| d.policies.get(pi)) else {
+                let Some(policy) = dynamic.and_then(|d| d.policies.get(pi as usize)) else {
                     out.needs_client = true;
                     continue;
                 };
@@ -328,18 +328,19 @@ fn answer_policy<'t>(
 /// on; `None` when the lookup is complete (an answer, or NODATA).
 fn answer_static<'t>(at: &At<'t, '_>, qtype: RecordType, out: &mut Lookup<'t>) -> Option<Name> {
     let (zone, entry, owner, synthesized) = (at.zone, at.entry, at.owner, at.synthesized);
-    if let Some(set) = entry.rrset(qtype) {
+    if let Some(set) = zone.rrset(entry, qtype) {
         push_as(&mut out.answers, set, owner, synthesized);
         return None;
     }
-    if qtype == RecordType::ANY && !entry.rrsets.is_empty() {
-        // RFC 8482: answer ANY with one RRset rather than everything.
-        let (_, set) = &entry.rrsets[0];
-        push_as(&mut out.answers, set, owner, synthesized);
-        return None;
+    if qtype == RecordType::ANY {
+        if let Some(set) = zone.first_rrset(entry) {
+            // RFC 8482: answer ANY with one RRset rather than everything.
+            push_as(&mut out.answers, set, owner, synthesized);
+            return None;
+        }
     }
 
-    let cname_target = entry.rrset(RecordType::CNAME).and_then(|set| {
+    let cname_target = zone.rrset(entry, RecordType::CNAME).and_then(|set| {
         if qtype == RecordType::CNAME {
             return None;
         }
@@ -414,6 +415,7 @@ impl RoutingTable {
             return None;
         }
         if let Some(pi) = node.policy {
+            let pi = pi as usize;
             let policy_counters = counters.get(pi + 1).map(AsRef::as_ref);
             let (answer, scope) = self.zones[zi].policies[pi].select(client);
             let (rrs, count) = match qtype {
@@ -437,11 +439,11 @@ impl RoutingTable {
                 counters: policy_counters,
             });
         }
-        if let Some((_, p)) = node.prepared.iter().find(|(t, _)| *t == qtype) {
+        if let Some((p, body)) = zone.prepared(node, qtype) {
             return Some(FastAnswer {
                 flags: p.flags,
                 counts: p.counts,
-                body: Body::Bytes(&p.body),
+                body: Body::Bytes(body),
                 scope: None,
                 case_free: p.case_free,
                 counters: static_counters,
@@ -449,8 +451,8 @@ impl RoutingTable {
         }
         // RFC 8482 ANY, CNAME chains, and RRsets too big to prepare.
         if qtype == RecordType::ANY
-            || node.rrset(qtype).is_some()
-            || node.rrset(RecordType::CNAME).is_some()
+            || zone.rrset(node, qtype).is_some()
+            || zone.rrset(node, RecordType::CNAME).is_some()
         {
             return None;
         }

@@ -18,7 +18,7 @@ use hickory_proto::serialize::binary::BinEncoder;
 
 use super::key;
 use super::lookup::{general, Lookup};
-use super::names::{Names, Negative, Prepared, ZoneNames, HEADER_LEN};
+use super::names::{Names, Negative, Prepared, Stored, ZoneNames, HEADER_LEN};
 use crate::policy::Client;
 
 /// Prepared replies larger than this are not kept: they would not fit a UDP reply
@@ -124,6 +124,41 @@ fn prepare_one(names: &Names, k: &[u8], qtype: RecordType) -> Option<Prepared> {
     Some(p)
 }
 
+/// The reply to an A or AAAA question at a name that holds that RRset (not occluded,
+/// no policy): the records under a pointer to the question, no other section. Written
+/// directly rather than through the lookup and encoder, which cost most of a big
+/// zone's build; debug builds (the tests) check it against `prepare_one` every time.
+fn prepare_addresses(set: &[Record], qlen: usize) -> Option<Prepared> {
+    let mut body = Vec::with_capacity(set.len() * 28);
+    for r in set {
+        body.extend_from_slice(&[0xC0, HEADER_LEN as u8]);
+        match &r.data {
+            RData::A(a) => {
+                body.extend_from_slice(&[0, 1, 0, 1]);
+                body.extend_from_slice(&r.ttl.to_be_bytes());
+                body.extend_from_slice(&[0, 4]);
+                body.extend_from_slice(&a.0.octets());
+            }
+            RData::AAAA(a) => {
+                body.extend_from_slice(&[0, 28, 0, 1]);
+                body.extend_from_slice(&r.ttl.to_be_bytes());
+                body.extend_from_slice(&[0, 16]);
+                body.extend_from_slice(&a.0.octets());
+            }
+            _ => return None,
+        }
+    }
+    if HEADER_LEN + qlen + 4 + body.len() > MAX_PREPARED {
+        return None;
+    }
+    Some(Prepared {
+        flags: [0x84, 0x00],
+        counts: [u16::try_from(set.len()).ok()?, 0, 0],
+        body: body.into(),
+        case_free: true,
+    })
+}
+
 /// The zone's negative reply, with the pointers that move with the question's length.
 /// Derived from three encodings after questions of different lengths: the bytes that
 /// change are exactly the pointers, each by the length difference.
@@ -209,28 +244,62 @@ fn prepare_negative(zone: &ZoneNames) -> Option<Negative> {
 }
 
 /// Prepare replies for every static RRset of every zone, and each zone's negative reply.
+/// Each zone's replies go into its flat tables (`prepared`, `bodies`), node by node.
 pub(super) fn prepare(names: &mut Names) {
-    let mut all: Vec<Vec<Vec<(RecordType, Prepared)>>> = Vec::with_capacity(names.zones.len());
-    for zone in &names.zones {
-        let mut per_zone = Vec::with_capacity(zone.nodes.len());
+    for zi in 0..names.zones.len() {
+        let zone = &names.zones[zi];
+        let mut table = Vec::new();
+        let mut bodies = Vec::new();
+        // Per node, in the map's iteration order (the map is not changed in between).
+        let mut ranges = Vec::with_capacity(zone.nodes.len());
         for (k, node) in zone.nodes.iter() {
-            let mut v = Vec::new();
+            let start = table.len();
             if !node.occluded && node.policy.is_none() {
-                for (t, _) in &node.rrsets {
-                    if let Some(p) = prepare_one(names, k, *t) {
-                        v.push((*t, p));
+                for t in zone.types(node) {
+                    let direct = match t {
+                        RecordType::A | RecordType::AAAA => zone
+                            .rrset(node, t)
+                            .and_then(|set| prepare_addresses(set, k.len())),
+                        _ => None,
+                    };
+                    #[cfg(debug_assertions)]
+                    if let Some(d) = &direct {
+                        let p = prepare_one(names, k, t).expect("the general path prepares it too");
+                        assert_eq!(
+                            (d.flags, d.counts, &d.body, d.case_free),
+                            (p.flags, p.counts, &p.body, p.case_free),
+                            "prepared directly and through the encoder differ"
+                        );
                     }
+                    let Some(p) = direct.or_else(|| prepare_one(names, k, t)) else {
+                        continue;
+                    };
+                    let (Ok(at), Ok(len)) =
+                        (u32::try_from(bodies.len()), u16::try_from(p.body.len()))
+                    else {
+                        continue;
+                    };
+                    bodies.extend_from_slice(&p.body);
+                    let stored = Stored {
+                        flags: p.flags,
+                        counts: p.counts,
+                        case_free: p.case_free,
+                        start: at,
+                        len,
+                    };
+                    table.push((t, stored));
                 }
             }
-            per_zone.push(v);
+            ranges.push((start as u32, (table.len() - start) as u16));
         }
-        all.push(per_zone);
-    }
-    // Same maps, unchanged since: iteration visits the nodes in the same order.
-    for (zone, prepared) in names.zones.iter_mut().zip(all) {
+        table.shrink_to_fit();
+        bodies.shrink_to_fit();
+        let zone = &mut names.zones[zi];
         zone.negative = prepare_negative(zone);
-        for (node, p) in zone.nodes.values_mut().zip(prepared) {
-            node.prepared = p;
+        for (node, r) in zone.nodes.values_mut().zip(ranges) {
+            node.prepared = r;
         }
+        zone.prepared = table;
+        zone.bodies = bodies;
     }
 }
