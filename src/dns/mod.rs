@@ -12,6 +12,7 @@ pub mod notify;
 pub mod request;
 pub mod respond;
 pub mod rrl;
+pub mod sign;
 pub mod tcp;
 pub mod udp;
 pub mod xfr;
