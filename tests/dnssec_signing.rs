@@ -7,6 +7,7 @@
 //! server signs with a key that is not the anchor. Bad keys are refused with file:line.
 
 mod common;
+mod control;
 mod dnssec;
 
 use std::os::unix::fs::PermissionsExt;
@@ -178,9 +179,10 @@ fn signed() -> Signed {
     let l = Layout::new();
     std::fs::write(
         l.config(),
-        format!("[server]\nlisten = [\"127.0.0.1:0\"]\nzones = \"zones\"\nudp_sockets = 2\nregion = \"r1\"\ngeoip = \"{GEOIP}\"\n"),
+        format!("[server]\nlisten = [\"127.0.0.1:0\"]\nzones = \"zones\"\nudp_sockets = 2\nregion = \"r1\"\ngeoip = \"{GEOIP}\"\n\n[control]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"token\"\n"),
     )
     .unwrap();
+    std::fs::write(l.dir.path().join("token"), format!("{}\n", control::TOKEN)).unwrap();
     let zones = l.dir.path().join("zones");
     let ksk = dnssec::keygen(
         &zones,
@@ -440,4 +442,43 @@ fn dnssec_ds_of_a_zone_file_prints_its_ksk_as_dnssec_dsfromkey_does() {
         String::from_utf8_lossy(&ours.stdout),
         String::from_utf8_lossy(&bind.stdout)
     );
+}
+
+#[test]
+fn metrics_count_signatures_and_cache_hits_and_status_lists_the_keys() {
+    if !dnssec::tools_present(&[]) {
+        return;
+    }
+    let s = signed();
+    let api = control::Api::new(s.server.control.expect("control address"));
+    let zone = "zone=\"example.com.\"";
+    let made = api.metric(&format!("switchyard_dnssec_signatures_total{{{zone}}}"));
+    let hits = api.metric(&format!("switchyard_dnssec_cache_hits_total{{{zone}}}"));
+    s.server.dig("host.example.com TXT +dnssec");
+    let made2 = api.metric(&format!("switchyard_dnssec_signatures_total{{{zone}}}"));
+    s.server.dig("host.example.com TXT +dnssec");
+    let hits2 = api.metric(&format!("switchyard_dnssec_cache_hits_total{{{zone}}}"));
+    assert_eq!(made2, made + 1.0, "one new RRset, one ZSK: one signature");
+    assert!(hits2 > hits, "the second query is a cache hit");
+    assert!(
+        api.metric(&format!(
+            "switchyard_dnssec_signing_seconds_total{{{zone}}}"
+        )) > 0.0
+    );
+
+    let status = api.get("/v1/status");
+    let keys = &status["zones"][0]["dnssec_keys"];
+    let roles: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["KSK", "ZSK"], "{status}");
+    for k in keys.as_array().unwrap() {
+        assert_eq!(k["algorithm"], 13);
+        assert_eq!(k["published"], true);
+        assert_eq!(k["active"], true);
+        assert!(k["tag"].as_u64().is_some());
+    }
 }

@@ -13,6 +13,7 @@ pub mod request;
 pub mod respond;
 pub mod rrl;
 pub mod sign;
+pub mod signing_metrics;
 pub mod tcp;
 pub mod udp;
 pub mod xfr;
