@@ -16,14 +16,14 @@ from collections import defaultdict
 # folders on one rank stand beside each other.
 FLOW = [
     ["metrics"],
-    ["geo"],
+    # dnssec depends on hickory's types and ring only; the zone carries its key set.
+    ["geo", "dnssec"],
     # The typed zone set is what config's validation produces, so config imports it.
     ["zone"],
     ["config"],
     ["policy"],
     ["health"],
     ["routing"],
-    ["dnssec"],
     ["dns"],
     ["alerts", "operator", "agent"],
     ["updater"],

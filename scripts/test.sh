@@ -16,6 +16,9 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v knotd >/dev/null 2>&1 || need+=(knot)
 command -v hostname >/dev/null 2>&1 || need+=(hostname)
+command -v dnssec-keygen >/dev/null 2>&1 || need+=(bind9-utils)
+command -v delv >/dev/null 2>&1 || need+=(bind9-dnsutils)
+command -v unbound >/dev/null 2>&1 || need+=(unbound)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   SUDO=""

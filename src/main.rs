@@ -69,11 +69,32 @@ enum Command {
 #[derive(Subcommand)]
 enum DnssecCommand {
     /// Print the DS records (SHA-256) to give the parent zone, as `dnssec-dsfromkey -2`
-    /// does: for each key file named, or each key-signing key in a directory.
+    /// does: for each key file named, each key-signing key in a directory, or the
+    /// key-signing keys of a zone policy file's `[dnssec]` section (`*.toml`).
     Ds {
         #[arg(required = true)]
         keys: Vec<PathBuf>,
     },
+}
+
+/// DS lines for `dnssec ds`: a `*.toml` argument is a zone policy file, whose
+/// `[dnssec]` keys are loaded and checked as `serve` would.
+fn ds_lines(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.extension().is_some_and(|x| x == "toml") && p.is_file() {
+            let zones = switchyard::config::load_zones(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for z in &zones.zones {
+                let Some(keys) = &z.dnssec else {
+                    anyhow::bail!("{}: zone {} has no [dnssec] keys", p.display(), z.origin);
+                };
+                out.extend(switchyard::dnssec::ds::ds_lines_of(keys)?);
+            }
+        } else {
+            out.extend(switchyard::dnssec::ds::ds_lines(std::slice::from_ref(p))?);
+        }
+    }
+    Ok(out)
 }
 
 fn init_logging(default: &str) {
@@ -163,7 +184,7 @@ fn main() -> ExitCode {
         Command::Ctl(args) => switchyard::ctl::main(args),
         Command::Dnssec {
             command: DnssecCommand::Ds { keys },
-        } => match switchyard::dnssec::ds::ds_lines(&keys) {
+        } => match ds_lines(&keys) {
             Ok(lines) => {
                 for l in lines {
                     println!("{l}");

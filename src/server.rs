@@ -50,9 +50,11 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let (monitor, health_rx) = start_health(cfg, &zones, &shutdown, &mut tasks)?;
     let abuse = Arc::new(dns::abuse::AbuseCounters::default());
     let health_metrics = monitor.metrics();
+    let signing = Arc::new(dns::signing_metrics::SigningMetrics::default());
     let metrics = Arc::new(Metrics::new(|r| {
         health_metrics.register(r);
         r.register_collector(Box::new(abuse.clone()));
+        r.register_collector(Box::new(signing.clone()));
     }));
     let quorum = monitor.quorum();
     // Taken before the reloader owns the monitor.
@@ -91,6 +93,7 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
         crate::config::server::Startup::AllPools => false,
     };
     let (writer, table) = routing::publish(RoutingTable::empty(env));
+    signing.attach(table.clone());
     let (mut updater, built_rx) = Updater::new(writer, metrics.clone(), alerts, zones.clone());
     // The first table exists before any socket is open: no query ever sees an empty one.
     if quiet {

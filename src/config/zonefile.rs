@@ -26,6 +26,16 @@ pub struct ZoneFile {
     pub policies: Vec<S<PolicyEntry>>,
     #[serde(default)]
     pub geo_overrides: Vec<S<GeoOverrideEntry>>,
+    /// Online signing: the zone's BIND key files.
+    pub dnssec: Option<S<DnssecEntry>>,
+}
+
+/// `[dnssec] keys = ["Kexample.com.+013+12345"]`: key file bases relative to this file,
+/// each with its `.key` and `.private` beside it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecEntry {
+    pub keys: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

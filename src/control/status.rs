@@ -44,6 +44,36 @@ pub struct ZoneStatus {
     pub file: String,
     pub policies: Vec<PolicyStatus>,
     pub pools: Vec<PoolStatus>,
+    /// The zone's DNSSEC keys; empty for an unsigned zone.
+    pub dnssec_keys: Vec<KeyStatus>,
+}
+
+/// One DNSSEC key and its state now, by the timing in its key file.
+#[derive(Serialize)]
+pub struct KeyStatus {
+    pub tag: u16,
+    pub algorithm: u8,
+    /// `KSK` (flags 257) or `ZSK` (256); a KSK alone in its algorithm signs everything.
+    pub role: &'static str,
+    pub published: bool,
+    pub active: bool,
+}
+
+fn key_status(zone: &crate::zone::Zone) -> Vec<KeyStatus> {
+    let now = crate::dnssec::unix_now();
+    let Some(keys) = &zone.dnssec else {
+        return Vec::new();
+    };
+    keys.keys()
+        .iter()
+        .map(|k| KeyStatus {
+            tag: k.tag(),
+            algorithm: u8::from(k.algorithm()),
+            role: if k.is_ksk() { "KSK" } else { "ZSK" },
+            published: k.timing.is_published(now),
+            active: k.timing.is_active(now),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -238,6 +268,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
             file: zone.file.display().to_string(),
             policies,
             pools,
+            dnssec_keys: key_status(zone),
         });
     }
     Json(Status {

@@ -10,6 +10,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use super::MAX_UDP_PAYLOAD;
+use crate::dnssec::denial::NXNAME;
 use crate::policy::Client;
 use crate::routing::HEADER_LEN;
 use crate::routing::{key, Body, RoutingTable};
@@ -204,8 +205,15 @@ pub fn answer(
     // Transfers are refused, meta types are errors: the general path says so.
     if matches!(
         q.qtype,
-        RecordType::AXFR | RecordType::IXFR | RecordType::OPT | RecordType::ANY
+        RecordType::AXFR | RecordType::IXFR | RecordType::OPT | RecordType::ANY | NXNAME
     ) {
+        return None;
+    }
+    let key_len = q.qname_end - HEADER_LEN;
+    // Signed zones: DNSKEY and every DO query are the general path's (`dns::sign`).
+    if (q.qtype == RecordType::DNSKEY || q.edns.is_some_and(|e| e.dnssec_ok))
+        && table.signs_key(&q.key[..key_len])
+    {
         return None;
     }
     let ecs = q.edns.and_then(|e| e.ecs);
@@ -213,7 +221,6 @@ pub fn answer(
         addr: src,
         subnet: ecs.map(|e| (e.ip(), e.source)),
     };
-    let key_len = q.qname_end - HEADER_LEN;
     let a = table.fast(&q.key[..key_len], q.qtype, &client)?;
     if !a.case_free && !q.lowercase {
         return None;

@@ -12,6 +12,8 @@ pub mod notify;
 pub mod request;
 pub mod respond;
 pub mod rrl;
+pub mod sign;
+pub mod signing_metrics;
 pub mod tcp;
 pub mod udp;
 pub mod xfr;

@@ -7,7 +7,8 @@ use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, Query, ResponseCode
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, RecordType};
 
-use super::{identity, MAX_UDP_PAYLOAD};
+use super::{identity, sign, MAX_UDP_PAYLOAD};
+use crate::dnssec::denial;
 use crate::policy::Client;
 use crate::routing::{Lookup, RoutingTable};
 
@@ -146,7 +147,8 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
                 edns_out,
             )
         }
-        RecordType::OPT => {
+        // RFC 9824 §3.4: NXNAME is a meta type only compact denial uses.
+        RecordType::OPT | denial::NXNAME => {
             return finish(
                 ResponseCode::FormErr,
                 empty(ResponseCode::FormErr),
@@ -162,7 +164,16 @@ pub fn respond<'t>(table: &'t RoutingTable, req: &RequestView<'_>) -> Reply<'t> 
         addr: req.src,
         subnet,
     };
-    let lookup = table.lookup(&question.name, question.query_type, &client);
+    let mut lookup = table.lookup(&question.name, question.query_type, &client);
+    let flags = req.edns.map(|e| e.flags());
+    let ask = sign::Ask {
+        qname: &question.name,
+        qtype: question.query_type,
+        client: &client,
+        dnssec_ok: flags.is_some_and(|f| f.dnssec_ok),
+        compact_ok: flags.is_some_and(|f| f.z & denial::EDNS_FLAG_CO != 0),
+    };
+    sign::apply(table, &ask, &mut lookup);
 
     // RFC 7871 §7.2.1: echo the option, with the scope that decided the answer.
     if let (Some(edns), Some(s)) = (edns_out.as_mut(), ecs) {

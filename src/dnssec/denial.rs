@@ -111,6 +111,44 @@ pub fn deny(qname: &Name, types: Option<&[RecordType]>, ttl: u32) -> Rrset {
     )
 }
 
+/// The proof beside a wildcard expansion at `qname` (RFC 4035 §3.1.3.3): an NSEC that
+/// covers `qname`, and nothing else a resolver could mistake for a denial of the wildcard
+/// or of a real name. Its owner is just before `qname` (the first label's last octet
+/// decremented and padded with `\255`, RFC 4471 §3.1.2.2 style), its next name just after
+/// `qname` and its descendants (`\000` appended to the first label), both siblings of
+/// `qname`, so a validator finds the wildcard's closest encloser as the shared parent.
+/// `None` for the rare first labels that have no such neighbours (a label of 63 octets,
+/// or one ending in `\000`).
+pub fn wildcard_proof(qname: &Name, ttl: u32) -> Option<Rrset> {
+    let mut labels: Vec<Vec<u8>> = qname.iter().map(|l| l.to_ascii_lowercase()).collect();
+    let first = labels.first()?.clone();
+    if first.len() >= 63 || first.last().is_none_or(|&b| b == 0) {
+        return None;
+    }
+    let mut before = first.clone();
+    let last = before.pop()?;
+    let mut dec = last - 1;
+    // Uppercase letters sort as lowercase: step below them instead.
+    if dec.is_ascii_uppercase() {
+        dec = b'A' - 1;
+    }
+    before.push(dec);
+    before.resize(63, 0xff);
+    let mut after = first;
+    after.push(0);
+    labels[0] = before;
+    let owner = Name::from_labels(labels.clone()).ok()?;
+    labels[0] = after;
+    let next = Name::from_labels(labels).ok()?;
+    let nsec = NSEC::new(next, vec![RecordType::RRSIG, RecordType::NSEC]);
+    Some(Rrset::new(
+        owner,
+        RecordType::NSEC,
+        ttl,
+        vec![RData::DNSSEC(DNSSECRData::NSEC(nsec))],
+    ))
+}
+
 /// NXDOMAIN at `qname`.
 pub fn nxdomain(qname: &Name, ttl: u32) -> Rrset {
     deny(qname, None, ttl)

@@ -24,6 +24,16 @@ pub fn ds_lines(paths: &[PathBuf]) -> Result<Vec<String>, KeyError> {
     Ok(out)
 }
 
+/// One DS line per key-signing key (SEP flag) of a zone's loaded key set: what
+/// `switchyard dnssec ds <zone file>` prints.
+pub fn ds_lines_of(keys: &super::KeySet) -> Result<Vec<String>, KeyError> {
+    keys.keys()
+        .iter()
+        .filter(|k| k.flags() & 1 != 0)
+        .map(|k| k.public.ds_sha256())
+        .collect()
+}
+
 fn sep_keys_in(dir: &Path) -> Result<Vec<PublicKeyFile>, KeyError> {
     let unreadable = |source| KeyError::Unreadable {
         path: dir.to_owned(),

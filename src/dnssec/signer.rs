@@ -256,6 +256,15 @@ pub struct ZoneSigner {
     cache: SigCache,
 }
 
+impl std::fmt::Debug for ZoneSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneSigner")
+            .field("zone", self.zone())
+            .field("keys", &self.keys.keys().len())
+            .finish()
+    }
+}
+
 impl ZoneSigner {
     pub fn new(keys: KeySet, config: SignerConfig) -> Self {
         let cache = SigCache::new(config.cache_capacity);

@@ -19,6 +19,7 @@ mod names;
 pub mod overlay;
 mod prepare;
 mod published;
+mod signing;
 
 pub use build::{build, build_next};
 pub use env::{Env, Identity, StartupSeed};
@@ -26,6 +27,7 @@ pub use lookup::{Body, FastAnswer, Lookup, Rec};
 pub use names::HEADER_LEN;
 pub use overlay::{Forced, Overlay};
 pub use published::{publish, TableReader, TableWriter};
+pub use signing::NameFacts;
 
 use std::sync::Arc;
 

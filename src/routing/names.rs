@@ -10,6 +10,7 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use rustc_hash::FxBuildHasher;
 
 use super::key;
+use crate::dnssec::{SignerConfig, ZoneSigner};
 use crate::zone::{Zone, ZoneSet};
 
 /// Length of the DNS header (RFC 1035 §4.1.1): prepared replies are laid out after it.
@@ -46,6 +47,9 @@ pub(super) struct ZoneNames {
     pub has_wildcards: bool,
     /// NXDOMAIN/NODATA in wire form, when it could be prepared.
     pub negative: Option<Negative>,
+    /// The zone's signer when it has `[dnssec]` keys: shared by every table built from
+    /// these names, so its signature cache survives health rebuilds.
+    pub signer: Option<Arc<ZoneSigner>>,
     /// The zone whose `records` the RRsets point into.
     source: Arc<Zone>,
     /// RRsets that needed a change (duplicates dropped, one TTL) or were not
@@ -377,6 +381,10 @@ fn build_zone(zone: &Arc<Zone>) -> ZoneNames {
         negative_soa,
         nodes,
         negative: None,
+        signer: zone
+            .dnssec
+            .as_ref()
+            .map(|k| Arc::new(ZoneSigner::new(k.clone(), SignerConfig::default()))),
         source: zone.clone(),
         extra,
         sets: flat,

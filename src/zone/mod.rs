@@ -13,6 +13,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, Record};
 
 pub mod budget;
+use crate::dnssec::KeySet;
 use crate::geo::{Continent, Coord, Country, Override};
 
 pub mod summary;
@@ -69,6 +70,8 @@ pub struct Zone {
     pub allow_transfer: Vec<ipnet::IpNet>,
     /// Secondaries told of each new serial by NOTIFY (RFC 1996).
     pub also_notify: Vec<std::net::SocketAddr>,
+    /// The zone's DNSSEC keys (`[dnssec]`), loaded and checked; `None`: served unsigned.
+    pub dnssec: Option<KeySet>,
 }
 
 /// A group of addresses in one region that stand or fall together.

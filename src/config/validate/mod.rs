@@ -7,6 +7,7 @@
 
 mod checks;
 mod ctx;
+mod dnssec;
 mod header;
 mod members;
 mod overrides;
@@ -70,6 +71,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     let allow_transfer = header::allow_transfer(cx, &header.allow_transfer);
     let also_notify = header::also_notify(cx, &header.also_notify);
     policies::check_budgets(cx, file, &policies, &pools, &checks);
+    let dnssec = dnssec::keys(cx, file, raw.dnssec.as_ref(), &origin);
     Some(Zone {
         origin,
         file: file.to_path_buf(),
@@ -81,6 +83,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         geo_overrides,
         allow_transfer,
         also_notify,
+        dnssec,
     })
 }
 
