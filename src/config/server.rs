@@ -196,17 +196,14 @@ pub struct AlertsConfig {
 
 impl ServerConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text = super::source::read(path)?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let loc = SpanLocator::new(path, text);
-        let raw: ServerFile = toml::from_str(text).map_err(|e| match e.span() {
-            Some(span) => loc.error(span, e.message().to_string()),
-            None => ConfigError::whole_file(path, e.message().to_string()),
-        })?;
+        let raw: ServerFile =
+            toml::from_str(text).map_err(|e| super::source::toml_error(&loc, text, &e))?;
         let mut regions = BTreeMap::new();
         for (name, at) in &raw.regions {
             let l = at.get_ref();
