@@ -5,6 +5,7 @@ pub mod agents;
 pub mod error;
 pub mod limits;
 pub mod masterfile;
+pub mod preflight;
 pub mod server;
 pub mod source;
 pub mod validate;

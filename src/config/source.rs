@@ -87,6 +87,7 @@ fn plain(msg: &str, key: Option<&str>) -> String {
             "StatusSpec" => "a status like 200 or a range like \"200-299\"",
             "QuorumSpec" => "\"majority\", \"any\", \"all\" or a number of regions",
             "OneOrMany" => "a string or a list of strings",
+            "VersionSpec" => "true, false or a string",
             _ => "one of the forms this key takes",
         };
         return format!("{what} must be {shape}");
