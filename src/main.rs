@@ -26,8 +26,17 @@ enum Command {
         #[arg(long, short, default_value = "switchyard.toml")]
         config: PathBuf,
     },
-    /// Validate zone policy files (a directory or one file) and print a summary.
-    Check { path: PathBuf },
+    /// Validate zone policy files (a directory or one file), or with `--config` a server
+    /// file and everything it names, and print a summary, the failover budget and what
+    /// resolvers will do to the answers.
+    Check {
+        /// Zone policy files: a directory or one file.
+        #[arg(required_unless_present = "config", conflicts_with = "config")]
+        path: Option<PathBuf>,
+        /// A server file: it, its token, state and GeoIP files and every zone it names.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Run a probe agent: probe the zones of a server file from one region and report the
     /// results to every nameserver in its `[agents] report_to`.
     Probe {
@@ -113,18 +122,7 @@ fn init_logging(default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { path } => match config::load_zones(&path) {
-            Ok(zones) => {
-                print!("{}", switchyard::zone::summary::summarize(&zones));
-                print!("{}", switchyard::zone::budget::report(&zones));
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                eprintln!("{} error(s); nothing was loaded", errors.0.len());
-                ExitCode::FAILURE
-            }
-        },
+        Command::Check { path, config } => check(path, config),
         Command::Serve { config } => {
             let cfg = match ServerConfig::load(&config) {
                 Ok(c) => c,
@@ -134,12 +132,13 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&cfg.log);
-            let zones = match config::load_zones(&cfg.zones) {
+            // Before anything is bound: the files the server file names and every zone.
+            let zones = match config::preflight::load(&cfg) {
                 Ok(z) => z,
                 Err(errors) => {
                     eprintln!("{errors}");
                     eprintln!(
-                        "refusing to start: {} error(s) in zone files",
+                        "refusing to start: {} error(s) in the configuration",
                         errors.0.len()
                     );
                     return ExitCode::FAILURE;
@@ -208,6 +207,36 @@ fn main() -> ExitCode {
         } => {
             init_logging("info");
             run(demo::run(zones, listen, control, Some(geoip)))
+        }
+    }
+}
+
+/// `switchyard check`: zone files alone, or a server file and all it names.
+fn check(path: Option<PathBuf>, server_file: Option<PathBuf>) -> ExitCode {
+    let (loaded, delays) = match (path, server_file) {
+        (_, Some(f)) => match ServerConfig::load(&f) {
+            Ok(cfg) => (
+                config::preflight::load(&cfg),
+                config::preflight::delays(&cfg),
+            ),
+            Err(e) => (Err(e.into()), Default::default()),
+        },
+        (Some(p), None) => (config::load_zones(&p), Default::default()),
+        (None, None) => unreachable!("clap requires a path or --config"),
+    };
+    match loaded {
+        Ok(zones) => {
+            print!("{}", switchyard::zone::summary::summarize(&zones));
+            print!("{}", switchyard::zone::budget::report(&zones, delays));
+            for w in switchyard::zone::resolvers::warnings(&zones) {
+                eprintln!("warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} error(s); nothing was loaded", errors.0.len());
+            ExitCode::FAILURE
         }
     }
 }

@@ -158,7 +158,7 @@ fn agents_section_mistakes_are_located() {
         (
             "secret_file = \"agents.key\"\nsecret = \"x\"",
             9,
-            "unknown field `secret`",
+            "unknown key `secret`",
         ),
     ] {
         let err = d.parse(agents).unwrap_err();

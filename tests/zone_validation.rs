@@ -21,12 +21,12 @@ check = "web"
 /// Each case: a body after HEAD, the line the error must point at, and words it must say.
 fn cases() -> Vec<(&'static str, String, usize, &'static str)> {
     vec![
-        ("unknown key", format!("{HEAD}colour = \"blue\"\n"), 5, "unknown field `colour`"),
+        ("unknown key", format!("{HEAD}colour = \"blue\"\n"), 5, "unknown key `colour`"),
         (
             "unknown key in a record",
             format!("{HEAD}\n[[records]]\nname = \"www\"\nAA = [\"192.0.2.1\"]\n"),
             8,
-            "unknown field `AA`",
+            "unknown key `AA`",
         ),
         (
             "duplicate name",

@@ -5,7 +5,9 @@ pub mod agents;
 pub mod error;
 pub mod limits;
 pub mod masterfile;
+pub mod preflight;
 pub mod server;
+pub mod source;
 pub mod validate;
 pub mod zonefile;
 
@@ -22,8 +24,7 @@ use crate::zone::{Zone, ZoneSet};
 
 /// Parse and validate one zone policy file.
 pub fn load_zone_file(path: &Path) -> Result<Zone, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![ConfigError::whole_file(path, format!("cannot read: {e}"))])?;
+    let text = source::read(path).map_err(|e| vec![e])?;
     parse_zone(path, &text)
 }
 
@@ -31,12 +32,8 @@ pub fn load_zone_file(path: &Path) -> Result<Zone, Vec<ConfigError>> {
 /// resolve `records_file`.
 pub fn parse_zone(path: &Path, text: &str) -> Result<Zone, Vec<ConfigError>> {
     let loc = SpanLocator::new(path, text);
-    let raw: zonefile::ZoneFile = toml::from_str(text).map_err(|e| {
-        vec![match e.span() {
-            Some(span) => loc.error(span, e.message().trim().to_string()),
-            None => ConfigError::whole_file(path, e.message().trim().to_string()),
-        }]
-    })?;
+    let raw: zonefile::ZoneFile =
+        toml::from_str(text).map_err(|e| vec![source::toml_error(&loc, text, &e)])?;
     validate::validate(path, text, raw)
 }
 

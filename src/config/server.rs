@@ -29,7 +29,7 @@ struct ServerFile {
 #[serde(deny_unknown_fields)]
 struct RawControl {
     listen: Option<toml::Spanned<String>>,
-    token_file: Option<PathBuf>,
+    token_file: Option<toml::Spanned<PathBuf>>,
     #[serde(default)]
     open_reads: bool,
 }
@@ -56,7 +56,7 @@ struct RawServer {
     udp_sockets: Option<usize>,
     /// A MaxMind DB (GeoIP2/GeoLite2 City or Country) for client locations.
     #[serde(default)]
-    geoip: Option<PathBuf>,
+    geoip: Option<toml::Spanned<PathBuf>>,
     /// Seed for weighted and multivalue draws, for reproducible runs; random by default.
     #[serde(default)]
     rng_seed: Option<u64>,
@@ -66,7 +66,7 @@ struct RawServer {
     udp_fast_path: bool,
     /// Where the last decided health is saved, for restarts.
     #[serde(default)]
-    state_file: Option<PathBuf>,
+    state_file: Option<toml::Spanned<PathBuf>>,
     #[serde(default)]
     startup: Option<toml::Spanned<String>>,
     /// Which nameserver this is, for CH TXT `id.server`/`hostname.bind` and NSID.
@@ -81,7 +81,7 @@ struct RawServer {
     state_max_age: Option<toml::Spanned<String>>,
     /// Where overrides in force are saved; default `overrides.json` beside `state_file`.
     #[serde(default)]
-    overrides_file: Option<PathBuf>,
+    overrides_file: Option<toml::Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +153,19 @@ pub struct ServerConfig {
     /// Where overrides (drains, drills) are saved on every change and restored from at
     /// start; `None` (no `overrides_file` and no `state_file`): memory only.
     pub overrides_file: Option<PathBuf>,
+    /// Where the files it names were given, for `config::preflight`'s messages.
+    pub at: Positions,
+}
+
+/// The server file and the line:column of each file path in it; empty for a
+/// configuration not read from a file (the demo).
+#[derive(Debug, Clone, Default)]
+pub struct Positions {
+    pub file: PathBuf,
+    pub token_file: Option<(usize, usize)>,
+    pub state_file: Option<(usize, usize)>,
+    pub geoip: Option<(usize, usize)>,
+    pub overrides_file: Option<(usize, usize)>,
 }
 
 /// How old a state file may be and still say something about the backends.
@@ -196,17 +209,14 @@ pub struct AlertsConfig {
 
 impl ServerConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text = super::source::read(path)?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let loc = SpanLocator::new(path, text);
-        let raw: ServerFile = toml::from_str(text).map_err(|e| match e.span() {
-            Some(span) => loc.error(span, e.message().to_string()),
-            None => ConfigError::whole_file(path, e.message().to_string()),
-        })?;
+        let raw: ServerFile =
+            toml::from_str(text).map_err(|e| super::source::toml_error(&loc, text, &e))?;
         let mut regions = BTreeMap::new();
         for (name, at) in &raw.regions {
             let l = at.get_ref();
@@ -234,6 +244,24 @@ impl ServerConfig {
             return Err(ConfigError::whole_file(path, "[server] listen is empty"));
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        let at = Positions {
+            file: path.to_path_buf(),
+            token_file: ctl
+                .as_ref()
+                .and_then(|c| c.token_file.as_ref())
+                .map(|t| loc.line_col(t.span().start)),
+            state_file: raw
+                .state_file
+                .as_ref()
+                .map(|t| loc.line_col(t.span().start)),
+            geoip: raw.geoip.as_ref().map(|t| loc.line_col(t.span().start)),
+            // Derived from state_file when not given: located there.
+            overrides_file: raw
+                .overrides_file
+                .as_ref()
+                .or(raw.state_file.as_ref())
+                .map(|t| loc.line_col(t.span().start)),
+        };
         let control = raw_control(&loc, base, ctl)?;
         let alerts = raw_alerts(&loc, alerts)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -258,7 +286,7 @@ impl ServerConfig {
             agents,
             control,
             alerts,
-            geoip: raw.geoip.map(|g| base.join(g)),
+            geoip: raw.geoip.map(|g| base.join(g.into_inner())),
             regions,
             rng_seed: raw.rng_seed,
             limits,
@@ -294,9 +322,10 @@ impl ServerConfig {
             },
             overrides_file: raw
                 .overrides_file
-                .map(|f| base.join(f))
-                .or_else(|| raw.state_file.as_ref().map(|f| base.join(f).with_file_name("overrides.json"))),
-            state_file: raw.state_file.map(|f| base.join(f)),
+                .map(|f| base.join(f.into_inner()))
+                .or_else(|| raw.state_file.as_ref().map(|f| base.join(f.get_ref()).with_file_name("overrides.json"))),
+            state_file: raw.state_file.map(|f| base.join(f.into_inner())),
+            at,
         })
     }
 }
@@ -359,7 +388,7 @@ fn raw_control(
     }
     Ok(Some(ControlConfig {
         listen,
-        token_file: raw.token_file.map(|f| base.join(f)),
+        token_file: raw.token_file.map(|f| base.join(f.into_inner())),
         open_reads: raw.open_reads,
     }))
 }

@@ -91,6 +91,7 @@ pub async fn run(
         rrl: None,
         udp_fast_path: true,
         state_file: None,
+        at: Default::default(),
         startup: Default::default(),
         identity: "switchyard-demo".into(),
         version: Some(crate::config::server::VERSION.into()),

@@ -158,8 +158,9 @@ pub struct Location {
     pub coord: Option<Coord>,
 }
 
-/// `address/prefix` as a network, host bits cleared (`192.0.2.77/25` is `192.0.2.0/25`):
-/// zone files have always been read that way. The messages are the ones zone validation
+/// `address/prefix` as a network. Host bits set (`192.0.2.77/25`) are an error naming the
+/// network (`192.0.2.0/25`): the operator may have meant the host or another prefix, and
+/// taking the network silently hides which. The messages are the ones zone validation
 /// reports, so they say what was expected rather than what `ipnet` found.
 pub fn parse_network(s: &str) -> Result<IpNet, String> {
     let (a, l) = s
@@ -171,9 +172,15 @@ pub fn parse_network(s: &str) -> Result<IpNet, String> {
     let len: u8 = l
         .parse()
         .map_err(|_| format!("prefix length {l:?} is not a number"))?;
-    IpNet::new(addr, len)
-        .map(|n| n.trunc())
-        .map_err(|_| format!("prefix length {len} is longer than {} bits", max_len(addr)))
+    let net = IpNet::new(addr, len)
+        .map_err(|_| format!("prefix length {len} is longer than {} bits", max_len(addr)))?;
+    if net.addr() != net.network() {
+        return Err(format!(
+            "{s} has host bits set after the first {len}: did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
 }
 
 /// 32 for IPv4, 128 for IPv6.
@@ -224,7 +231,7 @@ fn common_prefix(a: IpAddr, b: IpAddr) -> u8 {
 /// An operator's statement about a network, from a zone file; wins over the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {
-    /// Host bits cleared (see `parse_network`).
+    /// Without host bits (see `parse_network`).
     pub network: IpNet,
     pub location: Location,
 }
@@ -317,8 +324,22 @@ mod tests {
     }
 
     #[test]
-    fn networks_clear_host_bits_and_match_their_family_only() {
-        let c = parse_network("192.0.2.77/25").unwrap();
+    fn networks_refuse_host_bits_and_match_their_family_only() {
+        assert_eq!(
+            parse_network("203.0.113.5/24"),
+            Err(
+                "203.0.113.5/24 has host bits set after the first 24: did you mean 203.0.113.0/24?"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            parse_network("2001:db8::1/64"),
+            Err(
+                "2001:db8::1/64 has host bits set after the first 64: did you mean 2001:db8::/64?"
+                    .to_string()
+            )
+        );
+        let c = parse_network("192.0.2.0/25").unwrap();
         assert_eq!(c.to_string(), "192.0.2.0/25");
         assert!(c.contains(&ip("192.0.2.127")));
         assert!(!c.contains(&ip("192.0.2.128")));
@@ -344,8 +365,10 @@ mod tests {
         );
         let all = parse_network("0.0.0.0/0").unwrap();
         assert!(all.contains(&ip("203.0.113.1")));
-        // Two spellings of one network are one network (duplicate overrides rely on it).
-        assert_eq!(parse_network("10.1.2.3/8"), parse_network("10.0.0.0/8"));
+        assert_eq!(
+            parse_network("192.0.2.7/32").unwrap().to_string(),
+            "192.0.2.7/32"
+        );
     }
 
     fn at(country: &str) -> Location {

@@ -84,7 +84,7 @@ impl MonitorOptions {
 
 /// Least time between two health publications: short beside any probe interval, long
 /// enough that a burst of transitions is published together.
-const PUBLISH_SPACING: Duration = Duration::from_millis(20);
+const PUBLISH_SPACING: Duration = crate::zone::budget::PUBLISH_SPACING;
 
 /// Runs the probers and the aggregator. Dropping it stops them all.
 pub struct HealthMonitor {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, Record};
 
 pub mod budget;
+pub mod resolvers;
 use crate::dnssec::KeySet;
 use crate::geo::{Continent, Coord, Country, Override};
 

@@ -18,7 +18,8 @@ const MAX_QUORUM: i64 = 64;
 /// A day: a longer hold-down is an outage of the target's pool by configuration.
 const MAX_HOLD_DOWN: Duration = Duration::from_secs(86_400);
 
-/// Every check of the zone file, keyed by its name; bad ones are left out (and reported).
+/// Every check of the zone file, keyed by its name; bad ones are reported and kept as
+/// broken names, so what refers to them is not reported again.
 pub(super) fn checks(
     cx: &mut Ctx<'_>,
     origin: &Name,
@@ -26,8 +27,13 @@ pub(super) fn checks(
 ) -> BTreeMap<Arc<str>, Arc<CheckSpec>> {
     let mut checks = BTreeMap::new();
     for (name, entry) in raw {
-        if let Some(spec) = check_spec(cx, origin, name, entry) {
-            checks.insert(Arc::<str>::from(name.get_ref().as_str()), Arc::new(spec));
+        match check_spec(cx, origin, name, entry) {
+            Some(spec) => {
+                checks.insert(Arc::<str>::from(name.get_ref().as_str()), Arc::new(spec));
+            }
+            None => {
+                cx.broken.checks.insert(name.get_ref().clone());
+            }
         }
     }
     checks

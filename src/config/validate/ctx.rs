@@ -2,6 +2,7 @@
 //! the small readers of names, numbers and durations that several sections use. Kept
 //! apart so the passes import it and never each other in a loop.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
@@ -18,6 +19,16 @@ pub(super) const MAX_TTL: i64 = 2_147_483_647;
 pub(super) struct Ctx<'a> {
     pub(super) loc: SpanLocator<'a>,
     pub(super) errors: Vec<ConfigError>,
+    pub(super) broken: Broken,
+}
+
+/// Names that are defined but could not be read, each already reported. A reference to
+/// one is not a second error: a bad field in a check must not also make every pool that
+/// uses it, and every policy over those pools, "undefined".
+#[derive(Default)]
+pub(super) struct Broken {
+    pub(super) checks: HashSet<String>,
+    pub(super) pools: HashSet<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -25,6 +36,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             loc,
             errors: Vec::new(),
+            broken: Broken::default(),
         }
     }
 

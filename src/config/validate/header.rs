@@ -226,19 +226,20 @@ mod tests {
     fn allow_transfer_takes_hosts_and_networks() {
         let z = zone(&HEAD.replace(
             "[zone]\n",
-            "[zone]\nallow_transfer = [\"192.0.2.7\", \"2001:db8::1\", \"10.1.2.3/8\"]\n",
+            "[zone]\nallow_transfer = [\"192.0.2.7\", \"2001:db8::1\", \"10.0.0.0/8\"]\n",
         ));
         let nets: Vec<String> = z.allow_transfer.iter().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["192.0.2.7/32", "2001:db8::1/128", "10.0.0.0/8"]);
         let bad = HEAD.replace(
             "[zone]\n",
-            "[zone]\nallow_transfer = [\"host.example\", \"10.0.0.0/40\"]\n",
+            "[zone]\nallow_transfer = [\"host.example\", \"10.0.0.0/40\", \"10.1.2.3/8\"]\n",
         );
         assert_eq!(
             errors(&bad),
             [
                 "z.toml:2:19: allow_transfer: \"host.example\" is not an IP address or network",
                 "z.toml:2:35: allow_transfer: prefix length 40 is longer than 32 bits",
+                "z.toml:2:50: allow_transfer: 10.1.2.3/8 has host bits set after the first 8: did you mean 10.0.0.0/8?",
             ]
         );
     }

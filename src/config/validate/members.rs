@@ -166,6 +166,8 @@ impl MemberCx<'_, '_, '_> {
                 });
                 Some(Member::Policy(to))
             }
+            // Defined, but with errors of its own, already reported.
+            (None, false) if self.cx.broken.pools.contains(name) => None,
             (None, false) => {
                 let pools: Vec<&str> = self.refs.pools.keys().map(|k| k.as_ref()).collect();
                 let mut policies: Vec<&str> =

@@ -137,6 +137,58 @@ mod tests {
         );
     }
 
+    /// A check `web`, a pool `east` that uses it and a failover policy `fo` over it.
+    fn chain(check_body: &str, pool_check: &str) -> String {
+        format!(
+            "{HEAD}\n[checks.web]\nkind = \"http\"\n{check_body}\n[pools.east]\nregion = \"e\"\naddresses = [\"192.0.2.1\"]\ncheck = \"{pool_check}\"\n\n[[policies]]\nname = \"fo\"\npolicy = \"failover\"\npools = [\"east\"]\n"
+        )
+    }
+
+    #[test]
+    fn a_broken_check_or_pool_is_one_error_not_a_cascade() {
+        assert!(errors(&chain("port = 80\n", "web")).is_empty());
+        assert_eq!(
+            errors(&chain(
+                "port = 80\ninterval = \"1s\"\ntimeout = \"2s\"\n",
+                "web"
+            )),
+            ["z.toml:10:11: timeout 2s is longer than interval 1s"]
+        );
+        assert_eq!(
+            errors(&chain("port = 80\nexpect_status = \"600-700\"\n", "web")),
+            ["z.toml:9:17: expect_status: expected a status like 200 or a range like \"200-299\" within 100..=599"]
+        );
+        assert_eq!(
+            errors(&chain("port = 99999\n", "web")),
+            ["z.toml:8:8: port 99999 out of range 1..=65535"]
+        );
+        assert_eq!(
+            errors(&chain("port = 80\n", "wbe")),
+            ["z.toml:13:9: pool east uses check \"wbe\", which is not defined (defined: [\"web\"])"]
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_said_in_words() {
+        assert_eq!(
+            errors(&chain("port = \"8080\"\n", "web")),
+            ["z.toml:8:8: `port` must be a number (got the string \"8080\")"]
+        );
+    }
+
+    #[test]
+    fn two_real_errors_print_two() {
+        let text = chain("port = 99999\n", "web")
+            .replace("region = \"e\"", "region = \"e\"\nmin_healthy = 5");
+        assert_eq!(
+            errors(&text),
+            [
+                "z.toml:8:8: port 99999 out of range 1..=65535",
+                "z.toml:12:15: min_healthy 5 out of range 1..=1",
+            ]
+        );
+    }
+
     #[test]
     fn without_an_apex_soa_the_later_passes_do_not_run() {
         let text = "[zone]\norigin = \"t.test.\"\nnameservers = [\"ns1.t.test.\"]\n\n[checks.c]\nkind = \"tcp\"\nport = 0\n";

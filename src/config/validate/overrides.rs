@@ -72,9 +72,9 @@ mod tests {
     use crate::geo::Continent;
 
     #[test]
-    fn overrides_clear_host_bits_and_take_the_continent_of_the_country() {
+    fn overrides_take_the_continent_of_the_country() {
         let z = zone(&format!(
-            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.1.2.3/8\"\ncountry = \"FR\"\n"
+            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.0.0.0/8\"\ncountry = \"FR\"\n"
         ));
         let o = &z.geo_overrides[0];
         assert_eq!(o.network.to_string(), "10.0.0.0/8");
@@ -86,13 +86,23 @@ mod tests {
     }
 
     #[test]
-    fn a_network_is_overridden_once_whatever_its_spelling() {
+    fn a_network_is_overridden_once() {
         let text = format!(
-            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.0.0.0/8\"\ncountry = \"FR\"\n\n[[geo_overrides]]\nnetwork = \"10.9.9.9/8\"\ncountry = \"DE\"\n"
+            "{HEAD}\n[[geo_overrides]]\nnetwork = \"10.0.0.0/8\"\ncountry = \"FR\"\n\n[[geo_overrides]]\nnetwork = \"10.0.0.0/8\"\ncountry = \"DE\"\n"
         );
         assert_eq!(
             errors(&text),
             ["z.toml:11:11: network 10.0.0.0/8 is overridden twice"]
+        );
+    }
+
+    #[test]
+    fn a_network_with_host_bits_is_an_error_that_shows_the_network() {
+        let text =
+            format!("{HEAD}\n[[geo_overrides]]\nnetwork = \"203.0.113.5/24\"\ncountry = \"FR\"\n");
+        assert_eq!(
+            errors(&text),
+            ["z.toml:7:11: network: 203.0.113.5/24 has host bits set after the first 24: did you mean 203.0.113.0/24?"]
         );
     }
 

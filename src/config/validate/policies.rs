@@ -160,7 +160,10 @@ pub(super) fn check_budgets(
 ) {
     for p in policies {
         if let Some((max, at)) = p.max_failover {
-            let b = crate::zone::budget::policy_budget(p, policies, pools, checks);
+            // The zone file alone: no agents. `check --config` and `serve` check again
+            // with the server file's agents (config::preflight).
+            let b =
+                crate::zone::budget::policy_budget(p, policies, pools, checks, Default::default());
             if b.visible > max {
                 cx.errors.push(ConfigError {
                     file: file.to_path_buf(),

@@ -10,7 +10,8 @@ use super::super::zonefile::{self, S};
 use super::ctx::{coord, int_in, Ctx};
 use crate::zone::{CheckSpec, Pool};
 
-/// Every pool of the zone file, keyed by name; bad ones are left out (and reported).
+/// Every pool of the zone file, keyed by name; bad ones are reported and kept as broken
+/// names, so policies over them are not reported again.
 pub(super) fn pools(
     cx: &mut Ctx<'_>,
     raw: &BTreeMap<S<String>, S<zonefile::PoolEntry>>,
@@ -18,8 +19,13 @@ pub(super) fn pools(
 ) -> BTreeMap<Arc<str>, Pool> {
     let mut pools = BTreeMap::new();
     for (name, entry) in raw {
-        if let Some(pool) = pool(cx, name, entry, checks) {
-            pools.insert(pool.name.clone(), pool);
+        match pool(cx, name, entry, checks) {
+            Some(pool) => {
+                pools.insert(pool.name.clone(), pool);
+            }
+            None => {
+                cx.broken.pools.insert(name.get_ref().clone());
+            }
         }
     }
     pools
@@ -54,7 +60,14 @@ fn pool(
             format!("pool {} has no addresses", name.get_ref()),
         );
     }
+    // A broken check was reported where it is: the pool's own fields are still read,
+    // and then it is left out without a second error.
+    let check_broken = e
+        .check
+        .as_ref()
+        .is_some_and(|c| cx.broken.checks.contains(c.get_ref()));
     let check = match &e.check {
+        Some(_) if check_broken => None,
         Some(c) if !checks.contains_key(c.get_ref().as_str()) => {
             let known: Vec<&str> = checks.keys().map(|k| k.as_ref()).collect();
             return cx.err(
@@ -74,6 +87,9 @@ fn pool(
         None => 1,
     };
     let location = e.location.as_ref().and_then(|l| coord(cx, l));
+    if check_broken {
+        return None;
+    }
     Some(Pool {
         name: name.get_ref().as_str().into(),
         region: e.region.get_ref().as_str().into(),
