@@ -34,7 +34,7 @@
 use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC};
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::signer::Rrset;
+use super::rrset::Rrset;
 
 /// RFC 9824 NXNAME meta-type.
 pub const NXNAME: RecordType = RecordType::Unknown(128);

@@ -61,13 +61,15 @@ pub mod denial;
 pub mod ds;
 pub mod keys;
 pub mod keyset;
+pub mod rrset;
 pub mod signer;
 
 pub use cache::{SigCache, SignStats, StatsSnapshot};
 pub use denial::Denial;
 pub use keys::{Key, KeyError, PublicKeyFile, Timing};
 pub use keyset::KeySet;
-pub use signer::{sign_rrset, unix_now, Rrset, SignError, SignerConfig, ZoneSigner};
+pub use rrset::{Rrset, SignError};
+pub use signer::{sign_rrset, unix_now, SignerConfig, ZoneSigner};
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,8 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::denial::{self, NXNAME};
 use super::keys::{parse_bind_time, Key, KeyError, Timing};
 use super::keyset::KeySet;
-use super::signer::{sign_rrset, unix_now, Rrset, SignerConfig, ZoneSigner};
+use super::rrset::Rrset;
+use super::signer::{sign_rrset, unix_now, SignerConfig, ZoneSigner};
 use super::SigCache;
 
 fn name(s: &str) -> Name {
