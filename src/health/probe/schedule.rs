@@ -214,9 +214,10 @@ mod tests {
         let mut gaps = Vec::new();
         for times in seen.values() {
             // The first probe comes at once (a quiet start needs a first round), the
-            // second at a random phase that spreads the probers over the interval.
+            // second at a random phase that spreads the probers over the interval. Tokio's
+            // timer rounds up to the millisecond, so a draw just under the spread lands on it.
             assert!(
-                times[0] < FIRST_PROBE_SPREAD,
+                times[0] <= FIRST_PROBE_SPREAD,
                 "first probe at {:?}",
                 times[0]
             );
