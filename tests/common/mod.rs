@@ -354,7 +354,13 @@ pub fn prerequisite(test: &str, missing: Option<String>) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("{test}: cannot run under CI: {why}");
     }
-    eprintln!("\n!!!!!!!! SKIPPED {test}: {why} (under CI=true this fails) !!!!!!!!\n");
+    // Written to the process's stderr, not through `eprintln!`, which the test harness
+    // captures and hides for a passing test.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPED {test}: {why} (under CI=true this fails) !!!!!!!!\n"
+    );
     false
 }
 
