@@ -163,6 +163,7 @@ fn main() {
             expect_status: 200..=299,
             body_contains: None,
             tls_verify: true,
+            tls_ca: None,
         }),
         port,
         interval,

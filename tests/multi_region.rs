@@ -239,8 +239,8 @@ fn both_answer(w: &World, want: &str) -> bool {
 
 #[test]
 fn quorum_across_three_regions_in_network_namespaces() {
-    if let Some(why) = netns::unavailable() {
-        eprintln!("SKIPPED quorum_across_three_regions_in_network_namespaces: {why}");
+    let test = "quorum_across_three_regions_in_network_namespaces";
+    if !common::prerequisite(test, common::root_missing("creating network namespaces")) {
         return;
     }
     let mut w = World::start();

@@ -120,6 +120,8 @@ pub struct CheckEntry {
     pub rise: Option<S<i64>>,
     pub startup: Option<S<String>>,
     pub tls_verify: Option<S<bool>>,
+    /// A PEM file of CA certificates to trust (https), relative to the zone file.
+    pub tls_ca: Option<S<String>>,
     /// `"majority"` (default), `"any"`, `"all"` or a number of regions.
     pub quorum: Option<S<QuorumSpec>>,
     /// Time a recovered target must stay up before it takes traffic again.

@@ -19,6 +19,9 @@ pub struct AbuseCounters {
     /// RRL: responses dropped, and responses slipped (sent truncated).
     pub rrl_dropped: AtomicU64,
     pub rrl_slipped: AtomicU64,
+    /// Panics caught while answering (a UDP datagram dropped, a TCP connection closed):
+    /// a bug, never a client's fault, so a test can require zero.
+    pub panics: AtomicU64,
 }
 
 impl AbuseCounters {
@@ -56,6 +59,11 @@ impl Collector for AbuseCounters {
                 "Responses sent truncated (TC) by response rate limiting.",
                 &self.rrl_slipped,
             ),
+            (
+                "switchyard_panics",
+                "Panics caught while answering a query; the query got no answer.",
+                &self.panics,
+            ),
         ] {
             encoder
                 .encode_descriptor(name, help, None, MetricType::Counter)?
@@ -86,6 +94,7 @@ mod tests {
              switchyard_rrl_slipped_total 1\n"
         ), "{text}");
         assert!(text.contains("\nswitchyard_tcp_connections_refused_total 0\n"));
-        assert_eq!(text.lines().count(), 15, "{text}");
+        assert!(text.contains("\nswitchyard_panics_total 0\n"));
+        assert_eq!(text.lines().count(), 18, "{text}");
     }
 }

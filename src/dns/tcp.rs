@@ -90,14 +90,16 @@ pub async fn serve(
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
             },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(done) = conns.join_next(), if !conns.is_empty() => joined(done, &abuse),
         }
     }
     // From here new connections are refused.
     drop(listener);
     let open = conns.len();
     let drained = tokio::time::timeout(DRAIN_LIMIT, async {
-        while conns.join_next().await.is_some() {}
+        while let Some(done) = conns.join_next().await {
+            joined(done, &abuse);
+        }
     })
     .await;
     match drained {
@@ -106,6 +108,17 @@ pub async fn serve(
             left = conns.len(),
             "tcp connections still open after the drain limit; closing them"
         ),
+    }
+}
+
+/// A connection task ended: a panic in it (tokio caught it and closed the connection)
+/// is counted, so it cannot pass unseen.
+fn joined(done: Result<(), tokio::task::JoinError>, abuse: &AbuseCounters) {
+    if let Err(e) = done {
+        if e.is_panic() {
+            AbuseCounters::bump(&abuse.panics);
+            warn!("panic while answering a tcp connection; closed it");
+        }
     }
 }
 

@@ -214,7 +214,10 @@ fn serve(
                         }
                     }
                     Ok(None) => {}
-                    Err(_) => warn!(%src, "panic while answering a datagram; dropped it"),
+                    Err(_) => {
+                        AbuseCounters::bump(&guard.abuse.panics);
+                        warn!(%src, "panic while answering a datagram; dropped it");
+                    }
                 }
             }
         }

@@ -404,6 +404,7 @@ mod tests {
                 expect_status: 200..=299,
                 body_contains: None,
                 tls_verify: true,
+                tls_ca: None,
             }),
             port,
             interval: Duration::from_millis(interval_ms),

@@ -162,6 +162,8 @@ pub struct HttpCheck {
     pub body_contains: Option<String>,
     /// Verify the server certificate (https only). On by default.
     pub tls_verify: bool,
+    /// PEM certificates trusted besides the system roots (https only; `tls_ca`).
+    pub tls_ca: Option<Arc<[u8]>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -343,3 +343,47 @@ pub async fn backends_on_one_port(
         .expect("second backend on the same port");
     (a, b)
 }
+
+/// Whether a test may run: `missing` is why it cannot (no root, a tool not installed),
+/// `None` when it can. Under `CI=true` a missing prerequisite fails the test, so a CI
+/// run never passes by skipping; elsewhere the skip is printed where it cannot be
+/// missed and the test returns early.
+#[must_use]
+pub fn prerequisite(test: &str, missing: Option<String>) -> bool {
+    let Some(why) = missing else { return true };
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{test}: cannot run under CI: {why}");
+    }
+    // Written to the process's stderr, not through `eprintln!`, which the test harness
+    // captures and hides for a passing test.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPED {test}: {why} (under CI=true this fails) !!!!!!!!\n"
+    );
+    false
+}
+
+/// `None` when `tool` runs (`tool --version` or `-V` starts), else why not.
+pub fn tool_missing(tool: &str, install: &str) -> Option<String> {
+    let runs = ["--version", "-V"].iter().any(|flag| {
+        Command::new(tool)
+            .arg(flag)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    (!runs).then(|| format!("`{tool}` is not installed: {install}"))
+}
+
+/// `None` when the effective user is root, else why not.
+pub fn root_missing(needs_it: &str) -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or("0");
+    (euid != "0").then(|| format!("{needs_it} needs root (effective uid {euid})"))
+}

@@ -8,17 +8,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Why the test cannot run here, when that is the only reason: not root.
-pub fn unavailable() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("0");
-    (euid != "0").then(|| format!("creating network namespaces needs root (effective uid {euid})"))
-}
-
 fn ip(args: &[&str]) {
     let out = Command::new("ip")
         .args(args)

@@ -151,6 +151,11 @@ fn http_only(cx: &mut Ctx<'_>, entry: &S<zonefile::CheckEntry>, kind: &str) {
             e.tls_verify.as_ref().map(|s| s.span()),
             "tls_verify",
         ),
+        (
+            e.tls_ca.is_some(),
+            e.tls_ca.as_ref().map(|s| s.span()),
+            "tls_ca",
+        ),
     ] {
         if set {
             cx.err::<()>(
@@ -168,7 +173,15 @@ fn http(cx: &mut Ctx<'_>, entry: &S<zonefile::CheckEntry>, k: &str) -> Option<Ht
         if let Some(v) = &e.tls_verify {
             cx.err::<()>(v.span(), "`tls_verify` applies to https checks only");
         }
+        if let Some(v) = &e.tls_ca {
+            cx.err::<()>(v.span(), "`tls_ca` applies to https checks only");
+        }
     }
+    let tls_verify = e.tls_verify.as_ref().map(|v| *v.get_ref()).unwrap_or(true);
+    let tls_ca = match &e.tls_ca {
+        Some(ca) if k == "https" => Some(tls_ca(cx, ca, tls_verify)?),
+        _ => None,
+    };
     let path = e
         .path
         .as_ref()
@@ -199,8 +212,42 @@ fn http(cx: &mut Ctx<'_>, entry: &S<zonefile::CheckEntry>, k: &str) -> Option<Ht
         path,
         expect_status,
         body_contains: e.body_contains.as_ref().map(|b| b.get_ref().clone()),
-        tls_verify: e.tls_verify.as_ref().map(|v| *v.get_ref()).unwrap_or(true),
+        tls_verify,
+        tls_ca,
     })
+}
+
+/// `tls_ca`: a PEM file of CA certificates, relative to the zone file, read and checked
+/// now so a missing or broken file is an error at load, not a probe that always fails.
+fn tls_ca(cx: &mut Ctx<'_>, ca: &S<String>, tls_verify: bool) -> Option<Arc<[u8]>> {
+    if !tls_verify {
+        return cx.err(
+            ca.span(),
+            "`tls_ca` has no effect with `tls_verify = false`: remove one",
+        );
+    }
+    let base = cx.loc.file().parent().unwrap_or(std::path::Path::new("."));
+    let path = base.join(ca.get_ref());
+    let pem = match std::fs::read(&path) {
+        Ok(pem) => pem,
+        Err(err) => {
+            return cx.err(
+                ca.span(),
+                format!("tls_ca {}: cannot read: {err}", path.display()),
+            )
+        }
+    };
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Some(pem.into()),
+        Ok(_) => cx.err(
+            ca.span(),
+            format!("tls_ca {}: no PEM certificate in it", path.display()),
+        ),
+        Err(err) => cx.err(
+            ca.span(),
+            format!("tls_ca {}: not PEM certificates: {err}", path.display()),
+        ),
+    }
 }
 
 /// `hold_down`: how long a target that came back stays out.
@@ -353,6 +400,49 @@ mod tests {
         assert_eq!(
             errors(&check("kind = \"http\"\nport = 80\nquorum = 65\n")),
             ["z.toml:9:10: quorum 65: a number of regions must be within 1..=64"]
+        );
+    }
+
+    #[test]
+    fn tls_ca_is_read_at_load_and_reported_at_its_value() {
+        assert_eq!(
+            errors(&check("kind = \"http\"\nport = 80\ntls_ca = \"ca.pem\"\n")),
+            ["z.toml:9:10: `tls_ca` applies to https checks only"]
+        );
+        let missing = errors(&check(
+            "kind = \"https\"\nport = 443\ntls_ca = \"no-such-ca.pem\"\n",
+        ));
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].starts_with("z.toml:9:10: tls_ca no-such-ca.pem: cannot read:"),
+            "{missing:?}"
+        );
+        assert_eq!(
+            errors(&check(
+                "kind = \"https\"\nport = 443\ntls_verify = false\ntls_ca = \"ca.pem\"\n"
+            )),
+            ["z.toml:10:10: `tls_ca` has no effect with `tls_verify = false`: remove one"]
+        );
+        // Relative to the zone file; a file without a certificate is refused.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+        let text = check("kind = \"https\"\nport = 443\ntls_ca = \"ca.pem\"\n");
+        let file = dir.path().join("z.toml");
+        let errs = crate::config::parse_zone(&file, &text).unwrap_err();
+        let msg = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert_eq!(msg.len(), 1, "{msg:?}");
+        assert!(
+            msg[0].starts_with(&format!(
+                "{}:9:10: tls_ca {}",
+                file.display(),
+                dir.path().join("ca.pem").display()
+            )),
+            "{msg:?}"
+        );
+        assert!(msg[0].contains("no PEM certificate"), "{msg:?}");
+        assert_eq!(
+            errors(&check("kind = \"tcp\"\nport = 22\ntls_ca = \"ca.pem\"\n")),
+            ["z.toml:9:10: `tls_ca` does not apply to a tcp check"]
         );
     }
 }

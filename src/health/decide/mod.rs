@@ -608,6 +608,7 @@ mod tests {
                 expect_status: 200..=299,
                 body_contains: None,
                 tls_verify: true,
+                tls_ca: None,
             }),
             port: 80,
             interval: SECOND,

@@ -38,6 +38,12 @@ impl HttpsProber {
             .no_proxy()
             .user_agent(USER_AGENT)
             .danger_accept_invalid_certs(!check.tls_verify);
+        if let Some(pem) = &check.tls_ca {
+            // Validated at load; trusted besides the built-in roots.
+            for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         if named {
             // Take the name as the URL parsed it (lowercased, punycode), or the override
             // would miss and the client would fall back to DNS.

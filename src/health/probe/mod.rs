@@ -118,6 +118,7 @@ mod tests {
             expect_status: 200..=299,
             body_contains: None,
             tls_verify: true,
+            tls_ca: None,
         }
     }
 
@@ -459,6 +460,7 @@ mod tests {
         for verify in [true, false] {
             let check = HttpCheck {
                 tls_verify: verify,
+                tls_ca: None,
                 ..http_check()
             };
             let s = spec(CheckKind::Https(check), b.addr().port(), 2000);
