@@ -82,7 +82,11 @@ fn signatures_are_made_again_before_they_expire_and_still_validate_after() {
     )
     .unwrap();
     let zones = l.dir.path().join("zones");
-    let ksk = dnssec::keygen(&zones, "example.com", &["-a", "ECDSAP256SHA256", "-f", "KSK"]);
+    let ksk = dnssec::keygen(
+        &zones,
+        "example.com",
+        &["-a", "ECDSAP256SHA256", "-f", "KSK"],
+    );
     let zsk = dnssec::keygen(&zones, "example.com", &["-a", "ECDSAP256SHA256"]);
     l.zone("example.com.toml", &zone(&ksk, &zsk, "8s"));
     let anchors_dir = tempfile::tempdir().unwrap();
@@ -121,7 +125,10 @@ fn signatures_are_made_again_before_they_expire_and_still_validate_after() {
         },
     );
     for n in names {
-        assert!(validates(n), "{n} validates after the first signatures expired");
+        assert!(
+            validates(n),
+            "{n} validates after the first signatures expired"
+        );
     }
 }
 
@@ -134,7 +141,11 @@ fn a_signature_validity_out_of_range_is_refused_with_file_and_line() {
         let l = Layout::new();
         let zones = l.dir.path().join("zones");
         std::fs::create_dir_all(&zones).unwrap();
-        let ksk = dnssec::keygen(&zones, "example.com", &["-a", "ECDSAP256SHA256", "-f", "KSK"]);
+        let ksk = dnssec::keygen(
+            &zones,
+            "example.com",
+            &["-a", "ECDSAP256SHA256", "-f", "KSK"],
+        );
         let zsk = dnssec::keygen(&zones, "example.com", &["-a", "ECDSAP256SHA256"]);
         let path = l.zone("example.com.toml", &zone(&ksk, &zsk, bad));
         let text = std::fs::read_to_string(&path).unwrap();
