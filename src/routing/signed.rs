@@ -118,7 +118,7 @@ pub(super) fn sign_policies(
                 let Some(lower) = reply(&name) else { continue };
                 let case_free = upper
                     .as_ref()
-                    .and_then(|u| reply(u))
+                    .and_then(reply)
                     .is_some_and(|u| u.body == lower.body);
                 let signed = SignedReply { case_free, ..lower };
                 until = until.min(signed.valid_until);
