@@ -6,7 +6,8 @@
 #   2. The same with 10% fixed NXDOMAIN names in the mix (their denials are cached).
 #   3. Negative answers that each need a fresh signature: random nonexistent names with
 #      DO at saturation, per second of one core (target: at least 20,000/s).
-# knot gets the BIND key through `keymgr import-bind` (manual key policy), so both
+# knot gets the BIND key through `keymgr import-bind` (manual key policy; the key marked
+# ZSK too, a CSK, with single-type signing), so both
 # servers sign with the very same key. Each server is pinned to core 0 with one worker,
 # dnsperf to core 1. Ratios come from one run: the machine may be shared and noisy.
 # Usage: benches/dnssec.sh [--secs 10] [--qps 20000]
@@ -30,7 +31,11 @@ BIN=${CARGO_TARGET_DIR:-target}/release/switchyard
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 SY_PORT=15363 KNOT_PORT=15364
 
@@ -92,6 +97,7 @@ database:
 policy:
   - id: imported
     manual: on
+    single-type-signing: on
     algorithm: ecdsap256sha256
 mod-onlinesign:
   - id: same-key
@@ -103,6 +109,8 @@ zone:
     module: mod-onlinesign/same-key
 CONF
 keymgr -c "$work/knot.conf" example.bench import-bind "$work/zones/$KEY.private" > /dev/null
+# The BIND key has flags 257 (KSK); knot signs with it as a CSK once it is also a ZSK.
+keymgr -c "$work/knot.conf" example.bench set "$((10#${KEY##*+}))" zsk=yes > /dev/null
 
 # ---- query files ----------------------------------------------------------------
 {
