@@ -230,10 +230,14 @@ impl Updater {
         shutdown: CancellationToken,
     ) {
         loop {
+            // Prepared signed replies stop being served when their first signature is
+            // due for refresh; rebuilding then signs anew (only what is due).
+            let refresh = resign_delay(&self.table.current());
             tokio::select! {
                 r = zones.changed() => if r.is_err() { return },
                 r = health.changed() => if r.is_err() { return },
                 r = overlay.changed() => if r.is_err() { return },
+                _ = sleep_for(refresh) => {}
                 _ = shutdown.cancelled() => return,
             }
             let z = zones.borrow_and_update().clone();
@@ -241,6 +245,23 @@ impl Updater {
             let o = overlay.borrow_and_update().clone();
             self.rebuild(&z, &h, &o);
         }
+    }
+}
+
+/// How long until `table`'s prepared signatures are due (`None`: nothing signed). A
+/// little past the second they are due, since the signer counts whole seconds.
+fn resign_delay(table: &RoutingTable) -> Option<Duration> {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(table.signatures_refresh_at()?);
+    let left = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Some(left + Duration::from_millis(50))
+}
+
+async fn sleep_for(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

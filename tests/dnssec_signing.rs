@@ -454,11 +454,12 @@ fn metrics_count_signatures_and_cache_hits_and_status_lists_the_keys() {
     let zone = "zone=\"example.com.\"";
     let made = api.metric(&format!("switchyard_dnssec_signatures_total{{{zone}}}"));
     let hits = api.metric(&format!("switchyard_dnssec_cache_hits_total{{{zone}}}"));
-    s.server.dig("host.example.com TXT +dnssec");
+    // Positive answers were signed at table build; a denial is signed when first asked.
+    s.server.dig("metrics-nope.example.com A +dnssec");
     let made2 = api.metric(&format!("switchyard_dnssec_signatures_total{{{zone}}}"));
-    s.server.dig("host.example.com TXT +dnssec");
+    s.server.dig("metrics-nope.example.com A +dnssec");
     let hits2 = api.metric(&format!("switchyard_dnssec_cache_hits_total{{{zone}}}"));
-    assert_eq!(made2, made + 1.0, "one new RRset, one ZSK: one signature");
+    assert_eq!(made2, made + 1.0, "one new NSEC, one ZSK: one signature");
     assert!(hits2 > hits, "the second query is a cache hit");
     assert!(
         api.metric(&format!(

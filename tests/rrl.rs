@@ -1,17 +1,20 @@
 //! Response rate limiting against the real binary: below the rate every answer goes
 //! out; above it, answers are dropped except every `slip`-th, which comes back empty
 //! with TC set; exempt networks are never limited; and oversized UDP queries are
-//! dropped. Counted in /metrics.
+//! dropped. Counted in /metrics. Signed negative answers, whose denial is signed per
+//! name on demand, are limited like any other: a flood of random nonexistent names with
+//! DO is one NXDOMAIN stream though compact denial answers it NOERROR.
 
 mod common;
 mod control;
+mod dnssec;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::{wait_for, Server, HOST_ZONE as ZONE};
 use control::{layout, Api};
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
 const RATE: usize = 10;
@@ -120,4 +123,71 @@ fn oversized_udp_queries_are_dropped_and_counted() {
         (api.metric("switchyard_oversize_queries_total") >= 1.0).then_some(())
     });
     assert_eq!(burst(s.addr, 1), (1, 0));
+}
+
+#[test]
+fn signed_denials_of_random_names_are_rate_limited_as_one_stream() {
+    if !dnssec::tools_present(&[]) {
+        return;
+    }
+    let l = layout(
+        true,
+        &format!("[rrl]\nresponses_per_second = {RATE}\nslip = 2\n"),
+    );
+    let zones = l.dir.path().join("zones");
+    std::fs::create_dir_all(&zones).unwrap();
+    let csk = dnssec::keygen(
+        &zones,
+        "example.test",
+        &["-a", "ECDSAP256SHA256", "-f", "KSK"],
+    );
+    l.zone(
+        "example.test.toml",
+        &format!("{ZONE}\n[dnssec]\nkeys = [{csk:?}]\n"),
+    );
+    let s = l.serve();
+    let api = Api::new(s.control.expect("control address"));
+    let before = api.metric("switchyard_dnssec_signatures_total");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sent = 300;
+    for i in 0..sent {
+        let mut m = Message::new(i as u16, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_ascii(format!("r{i}x.example.test.")).unwrap(),
+            RecordType::A,
+        ));
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        e.set_dnssec_ok(true);
+        m.set_edns(e);
+        sock.send_to(&m.to_vec().unwrap(), s.addr).unwrap();
+    }
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let (mut full, mut tc) = (0, 0);
+    let mut buf = [0u8; 1500];
+    while let Ok((len, _)) = sock.recv_from(&mut buf) {
+        let m = Message::from_vec(&buf[..len]).expect("a DNS reply");
+        if m.metadata.truncation {
+            tc += 1;
+        } else {
+            // Compact denial: NOERROR, an NSEC and its RRSIG in the authority section.
+            assert!(
+                m.authorities
+                    .iter()
+                    .any(|r| r.record_type() == RecordType::RRSIG),
+                "a signed denial: {m:?}"
+            );
+            full += 1;
+        }
+    }
+    assert!(
+        (RATE..=3 * RATE).contains(&full),
+        "{full} signed denials sent for a rate of {RATE}/s"
+    );
+    assert!(tc > 0 && sent - full - tc > 0, "{tc} slipped, {full} sent");
+    // Every denial was signed (RRL decides after the answer is made).
+    wait_for(Duration::from_secs(5), "signature counter", || {
+        (api.metric("switchyard_dnssec_signatures_total") - before >= sent as f64).then_some(())
+    });
 }

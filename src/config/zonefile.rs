@@ -36,6 +36,8 @@ pub struct ZoneFile {
 #[serde(deny_unknown_fields)]
 pub struct DnssecEntry {
     pub keys: Vec<S<String>>,
+    /// How long each signature is valid, e.g. "7d" (the default) or "1h".
+    pub signature_validity: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,6 +11,7 @@ use hickory_proto::rr::RecordType;
 
 use super::MAX_UDP_PAYLOAD;
 use crate::dnssec::denial::NXNAME;
+use crate::dnssec::unix_now;
 use crate::policy::Client;
 use crate::routing::HEADER_LEN;
 use crate::routing::{key, Body, RoutingTable};
@@ -210,18 +211,24 @@ pub fn answer(
         return None;
     }
     let key_len = q.qname_end - HEADER_LEN;
-    // Signed zones: DNSKEY and every DO query are the general path's (`dns::sign`).
-    if (q.qtype == RecordType::DNSKEY || q.edns.is_some_and(|e| e.dnssec_ok))
-        && table.signs_key(&q.key[..key_len])
-    {
-        return None;
-    }
+    let key = &q.key[..key_len];
     let ecs = q.edns.and_then(|e| e.ecs);
     let client = Client {
         addr: src,
         subnet: ecs.map(|e| (e.ip(), e.source)),
     };
-    let a = table.fast(&q.key[..key_len], q.qtype, &client)?;
+    // Signed zones: a DO query gets a signed reply prepared at build while its
+    // signatures are fresh; DNSKEY, negative answers (denial is signed per name) and the
+    // rest are the general path's (`dns::sign`).
+    let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
+    let a = if (q.qtype == RecordType::DNSKEY || dnssec_ok) && table.signs_key(key) {
+        if q.qtype == RecordType::DNSKEY {
+            return None;
+        }
+        table.fast_signed(key, q.qtype, &client, unix_now())?
+    } else {
+        table.fast(key, q.qtype, &client)?
+    };
     if !a.case_free && !q.lowercase {
         return None;
     }

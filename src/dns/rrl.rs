@@ -187,7 +187,56 @@ pub fn class_of_reply(reply: &[u8]) -> Option<Class> {
     }
     let rcode = ResponseCode::from(0, reply[3] & 0x0f);
     let answers = usize::from(u16::from_be_bytes([reply[6], reply[7]]));
-    Some(Class::of(rcode, answers, reply[2] & 0x04 != 0))
+    let class = Class::of(rcode, answers, reply[2] & 0x04 != 0);
+    // A signed NXDOMAIN is NOERROR with compact denial (RFC 9824): counted as what it
+    // is, or a random-subdomain flood would get a bucket per name and never be limited.
+    if class == Class::NoData && compact_nxdomain(reply).unwrap_or(false) {
+        return Some(Class::NxDomain);
+    }
+    Some(class)
+}
+
+/// Past the (possibly compressed) name at `i`.
+fn skip_name(p: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let len = *p.get(i)?;
+        match len {
+            0 => return Some(i + 1),
+            l if l & 0xC0 == 0xC0 => return Some(i + 2),
+            l if l > 63 => return None,
+            l => i += 1 + usize::from(l),
+        }
+    }
+}
+
+/// Whether the authority section holds an NSEC whose bitmap has NXNAME: RFC 9824's
+/// signal that the name does not exist.
+fn compact_nxdomain(p: &[u8]) -> Option<bool> {
+    let u16_at = |i: usize| Some(u16::from_be_bytes([*p.get(i)?, *p.get(i + 1)?]));
+    let authority = u16_at(8)?;
+    let mut i = skip_name(p, HEADER_LEN)? + 4;
+    for _ in 0..authority {
+        i = skip_name(p, i)?;
+        let rtype = u16_at(i)?;
+        let rdlen = usize::from(u16_at(i + 8)?);
+        let rdata = p.get(i + 10..i + 10 + rdlen)?;
+        i += 10 + rdlen;
+        if rtype != 47 {
+            continue;
+        }
+        // Next domain name (uncompressed in NSEC), then the type bitmap windows.
+        let mut j = skip_name(rdata, 0)?;
+        while j + 1 < rdata.len() {
+            let (window, len) = (rdata[j], usize::from(rdata[j + 1]));
+            let bits = rdata.get(j + 2..j + 2 + len)?;
+            // NXNAME is type 128: window 0, octet 16, high bit.
+            if window == 0 && bits.get(16).is_some_and(|b| b & 0x80 != 0) {
+                return Some(true);
+            }
+            j += 2 + len;
+        }
+    }
+    Some(false)
 }
 
 #[cfg(test)]

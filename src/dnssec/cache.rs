@@ -137,16 +137,17 @@ impl SigCache {
         &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
-    /// The signatures for `key` if they are fresh at `now`; counts a hit or a miss.
-    pub fn get(&self, key: &[u8], now: u64) -> Option<Arc<[Record]>> {
+    /// The signatures for `key` if they are fresh at `now`, with the time they stop being
+    /// fresh; counts a hit or a miss.
+    pub fn get(&self, key: &[u8], now: u64) -> Option<(Arc<[Record]>, u64)> {
         let found = {
             // A poisoned lock only means another thread panicked mid-insert; the maps are
             // still valid, so keep serving.
             let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
             if let Some(e) = shard.young.get(key) {
-                (now < e.refresh_at).then(|| e.sigs.clone())
+                (now < e.refresh_at).then(|| (e.sigs.clone(), e.refresh_at))
             } else if let Some((k, e)) = shard.old.remove_entry(key) {
-                let sigs = (now < e.refresh_at).then(|| e.sigs.clone());
+                let sigs = (now < e.refresh_at).then(|| (e.sigs.clone(), e.refresh_at));
                 if sigs.is_some() {
                     shard.put(k, e, self.generation, &self.stats);
                 }

@@ -177,6 +177,13 @@ impl ZoneSigner {
     }
 
     pub fn sign_at(&self, rrset: &Rrset, now: u64) -> Result<Arc<[Record]>, SignError> {
+        self.sign_until(rrset, now).map(|(sigs, _)| sigs)
+    }
+
+    /// The RRSIGs for `rrset` at `now`, and the time (Unix seconds) until which `sign`
+    /// keeps returning these same signatures: a reply prepared with them is good until
+    /// then, and must be made again after.
+    pub fn sign_until(&self, rrset: &Rrset, now: u64) -> Result<(Arc<[Record]>, u64), SignError> {
         // RRSIGs are never signed themselves (RFC 4035 §2.2).
         if rrset.rtype == RecordType::RRSIG {
             return Err(rrset.encode_error("an RRSIG RRset is not signed"));
@@ -236,7 +243,7 @@ impl ZoneSigner {
             signers.len(),
             started.elapsed(),
         );
-        Ok(sigs)
+        Ok((sigs, refresh_at))
     }
 
     /// The DNSKEY RRset and its RRSIGs.

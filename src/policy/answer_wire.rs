@@ -13,6 +13,25 @@ const CLASS_IN: [u8; 2] = [0, 1];
 pub struct AnswerWire {
     pub a: Box<[u8]>,
     pub aaaa: Box<[u8]>,
+    /// In a signed zone, the same RRsets followed by their RRSIGs (made by `routing`,
+    /// which knows the zone's signer); `None` for an unsigned zone or an empty RRset.
+    pub signed_a: Option<SignedReply>,
+    pub signed_aaaa: Option<SignedReply>,
+}
+
+/// A signed reply's sections after the question, as the encoder writes them after the
+/// question in lowercase, for the fast path to copy: used only while `now < valid_until`
+/// (Unix seconds), when the signatures it carries are the ones the signer would give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedReply {
+    /// Header bytes 2 and 3 with RD and CD clear.
+    pub flags: [u8; 2],
+    /// Answer, authority and additional counts.
+    pub counts: [u16; 3],
+    pub body: Box<[u8]>,
+    /// The body reads the same after any spelling of the question.
+    pub case_free: bool,
+    pub valid_until: u64,
 }
 
 impl AnswerWire {
@@ -34,6 +53,8 @@ impl AnswerWire {
         Self {
             a: a.into(),
             aaaa: aaaa.into(),
+            signed_a: None,
+            signed_aaaa: None,
         }
     }
 }

@@ -227,6 +227,11 @@ impl Compiled {
         &self.answers
     }
 
+    /// The prepared answers, for the build to add their signed wire form.
+    pub fn answers_mut(&mut self) -> &mut [Answer] {
+        &mut self.answers
+    }
+
     /// Whether any answer depends on the client (its location, subnet, or chance).
     pub fn is_dynamic(&self) -> bool {
         !matches!(self.root, Node::Fixed(_))

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use hickory_proto::rr::LowerName;
 
 use super::overlay::{Forced, Overlay};
-use super::{names, prepare, Env, RoutingTable, ZoneTable};
+use super::{names, prepare, signed, Env, RoutingTable, ZoneTable};
+use crate::dnssec::unix_now;
 use crate::geo::Locator;
 use crate::health::HealthSnapshot;
 use crate::policy::{self, Compiled, Inputs, PoolRtts, PoolState, PoolStates};
@@ -71,19 +72,34 @@ fn assemble(
     env: Arc<Env>,
     prev: Option<&RoutingTable>,
 ) -> RoutingTable {
+    let now = unix_now();
+    // The static names' signed replies outlive a health rebuild until they are due.
+    let signed = match prev {
+        Some(p) if Arc::ptr_eq(&p.names, &names) && p.signed.until > now => p.signed.clone(),
+        _ => Arc::new(signed::prepare_static(&names, now)),
+    };
+    let mut until = signed.until;
+    let tables = zones
+        .zones
+        .iter()
+        .enumerate()
+        .map(|(zi, z)| {
+            let before = prev.and_then(|t| t.zones.iter().find(|p| p.origin == z.origin));
+            let mut table = build_zone(z, health, overlay, &env, before);
+            if let Some(zone) = names.zones.get(zi) {
+                until = until.min(signed::sign_policies(&names, zone, &mut table, now));
+            }
+            table
+        })
+        .collect();
     RoutingTable {
         epoch,
-        zones: zones
-            .zones
-            .iter()
-            .map(|z| {
-                let before = prev.and_then(|t| t.zones.iter().find(|p| p.origin == z.origin));
-                build_zone(z, health, overlay, &env, before)
-            })
-            .collect(),
+        zones: tables,
         unmatched: env.counters.unmatched(),
         env,
         names,
+        signed,
+        signed_until: (until != u64::MAX).then_some(until),
     }
 }
 

@@ -168,7 +168,9 @@ pub fn same_decisions(old: &RoutingTable, new: &RoutingTable) -> bool {
                 .zip(&b.policies)
                 .all(|(x, y)| rows(x) == rows(y))
     });
-    latency_same && diff(old, new).is_empty()
+    // Fresh signatures are a change to serve, though no decision moved.
+    let signed_same = old.signatures_refresh_at() == new.signatures_refresh_at();
+    latency_same && signed_same && diff(old, new).is_empty()
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub struct Lookup<'t> {
 }
 
 impl Lookup<'_> {
-    fn new(rcode: ResponseCode, authoritative: bool) -> Self {
+    pub(super) fn new(rcode: ResponseCode, authoritative: bool) -> Self {
         Self {
             rcode,
             authoritative,

@@ -19,6 +19,7 @@ mod names;
 pub mod overlay;
 mod prepare;
 mod published;
+mod signed;
 mod signing;
 
 pub use build::{build, build_next};
@@ -51,6 +52,11 @@ pub struct RoutingTable {
     pub env: Arc<Env>,
     /// The static half, shared with the tables before and after this one.
     names: Arc<Names>,
+    /// The static names' signed replies: shared with the tables before and after this
+    /// one while the names are the same and the signatures fresh.
+    signed: Arc<signed::SignedStatic>,
+    /// When the first prepared signature is due for refresh (`None`: nothing signed).
+    signed_until: Option<u64>,
 }
 
 impl RoutingTable {

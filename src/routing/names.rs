@@ -128,6 +128,15 @@ impl ZoneNames {
         self.sets_of(e).iter().map(|s| s.rtype)
     }
 
+    /// Where the reply prepared for `t` at `e` is in `prepared`.
+    pub fn prepared_index(&self, e: &NameEntry, t: RecordType) -> Option<usize> {
+        let (start, n) = (e.prepared.0 as usize, e.prepared.1 as usize);
+        let at = self.prepared[start..][..n]
+            .iter()
+            .position(|(rt, _)| *rt == t)?;
+        Some(start + at)
+    }
+
     /// The reply prepared for `t` at `e`: its header parts and body.
     pub fn prepared(&self, e: &NameEntry, t: RecordType) -> Option<(&Stored, &[u8])> {
         let (_, p) = self.prepared[e.prepared.0 as usize..][..e.prepared.1 as usize]
@@ -381,10 +390,13 @@ fn build_zone(zone: &Arc<Zone>) -> ZoneNames {
         negative_soa,
         nodes,
         negative: None,
-        signer: zone
-            .dnssec
-            .as_ref()
-            .map(|k| Arc::new(ZoneSigner::new(k.clone(), SignerConfig::default()))),
+        signer: zone.dnssec.as_ref().map(|k| {
+            let mut config = SignerConfig::default();
+            if let Some(v) = zone.signature_validity {
+                config.validity = v;
+            }
+            Arc::new(ZoneSigner::new(k.clone(), config))
+        }),
         source: zone.clone(),
         extra,
         sets: flat,

@@ -26,14 +26,18 @@ use crate::policy::Client;
 const MAX_PREPARED: usize = 1232;
 
 /// A client for building static answers, which never depend on who asks.
-const NOBODY: Client = Client {
+pub(super) const NOBODY: Client = Client {
     addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     subnet: None,
 };
 
 /// Encode the reply to (`qname`, `qtype`) with no EDNS; returns the header and the
 /// bytes after the question.
-fn encode(qname: &Name, qtype: RecordType, lookup: &Lookup<'_>) -> Option<(Prepared, usize)> {
+pub(super) fn encode(
+    qname: &Name,
+    qtype: RecordType,
+    lookup: &Lookup<'_>,
+) -> Option<(Prepared, usize)> {
     let mut metadata = Metadata::new(0, MessageType::Response, OpCode::Query);
     metadata.authoritative = lookup.authoritative;
     metadata.response_code = lookup.rcode;
@@ -72,7 +76,7 @@ fn encode(qname: &Name, qtype: RecordType, lookup: &Lookup<'_>) -> Option<(Prepa
 }
 
 /// A name from its key, with every letter upper or lower case.
-fn name_of(k: &[u8], upper: bool) -> Option<Name> {
+pub(super) fn name_of(k: &[u8], upper: bool) -> Option<Name> {
     let mut labels = Vec::new();
     let mut rest = k;
     while rest.len() > 1 {

@@ -73,6 +73,8 @@ pub struct Zone {
     pub also_notify: Vec<std::net::SocketAddr>,
     /// The zone's DNSSEC keys (`[dnssec]`), loaded and checked; `None`: served unsigned.
     pub dnssec: Option<KeySet>,
+    /// `[dnssec] signature_validity`; `None`: the signer's default.
+    pub signature_validity: Option<std::time::Duration>,
 }
 
 /// A group of addresses in one region that stand or fall together.

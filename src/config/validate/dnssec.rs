@@ -5,12 +5,43 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
 use super::super::zonefile::{DnssecEntry, S};
 use super::ctx::Ctx;
 use crate::dnssec::{unix_now, Key, KeySet};
+
+/// Shortest `signature_validity`: signatures are re-made when a quarter of it is left,
+/// and that quarter must outlast the second-granular clock and a table rebuild.
+const MIN_VALIDITY: Duration = Duration::from_secs(8);
+/// Longest: RRSIG times are serial numbers, 68 years apart at most (RFC 4034 §3.1.5); a
+/// year is already far longer than any resolver caches.
+const MAX_VALIDITY: Duration = Duration::from_secs(366 * 86_400);
+
+/// `[dnssec] signature_validity`, or `None` (absent: the signer's default of 7 days, or
+/// an error reported in `cx`).
+pub(super) fn validity(cx: &mut Ctx<'_>, raw: Option<&S<DnssecEntry>>) -> Option<Duration> {
+    let v = raw?.get_ref().signature_validity.as_ref()?;
+    match humantime::parse_duration(v.get_ref()) {
+        Ok(d) if (MIN_VALIDITY..=MAX_VALIDITY).contains(&d) => Some(d),
+        Ok(_) => cx.err(
+            v.span(),
+            format!(
+                "[dnssec] signature_validity {:?} is out of range: from 8s to 366d",
+                v.get_ref()
+            ),
+        ),
+        Err(e) => cx.err(
+            v.span(),
+            format!(
+                "[dnssec] signature_validity {:?} is not a duration ({e}): e.g. \"7d\" or \"12h\"",
+                v.get_ref()
+            ),
+        ),
+    }
+}
 
 /// The key set of `[dnssec]`, or `None` (no section, or an error reported in `cx`).
 pub(super) fn keys(

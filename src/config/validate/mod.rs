@@ -72,6 +72,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     let also_notify = header::also_notify(cx, &header.also_notify);
     policies::check_budgets(cx, file, &policies, &pools, &checks);
     let dnssec = dnssec::keys(cx, file, raw.dnssec.as_ref(), &origin);
+    let signature_validity = dnssec::validity(cx, raw.dnssec.as_ref());
     Some(Zone {
         origin,
         file: file.to_path_buf(),
@@ -84,6 +85,7 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         allow_transfer,
         also_notify,
         dnssec,
+        signature_validity,
     })
 }
 
