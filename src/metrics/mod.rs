@@ -1,7 +1,9 @@
 //! Prometheus metrics for `GET /metrics`, on the `prometheus-client` crate: one
 //! [`Registry`] per server holding the updater's, reloads', alerts' and agents' families,
-//! the query counters (lock-free blocks routing asks for, see [`query`]), and whatever
-//! other modules register themselves when the server starts (dns, health).
+//! the query counters (lock-free blocks routing asks for, see [`query`]), the build and
+//! process metrics ([`process`]), the state gauges (pools, policies, targets: a collector
+//! control installs once the table exists), and whatever other modules register
+//! themselves when the server starts (dns, health).
 //!
 //! A leaf module: it imports nothing else from the crate, so any module may count.
 //! One [`Metrics`] value per server, shared by `Arc`; a scrape encodes the registry.
@@ -391,7 +393,6 @@ mod tests {
             "# HELP switchyard_reloads_total Zone reloads by result; a failed one changed nothing.",
             "switchyard_reloads_total{result=\"success\"} 0",
             "switchyard_reloads_total{result=\"failure\"} 1",
-
             "switchyard_alerts_total{result=\"sent\"} 1",
             "switchyard_alerts_total{result=\"dropped\"} 0",
             "switchyard_overrides_active 0",
