@@ -71,13 +71,20 @@ pub struct SendOutcome {
 }
 
 impl SendOutcome {
-    /// The nameserver answered `status` with `body`: a refusal's body is its reason word
-    /// (`ingest::Reject`); anything else is `other`, so a label never takes a new value.
+    /// The nameserver refused with `body`: its reason word (`ingest::Reject`), plain on
+    /// a report listener, `{"error": "..."}` on a control listener. Anything else is
+    /// `other`, so a label never takes a new value.
     fn refused(body: &str) -> SendOutcome {
+        let json = serde_json::from_str::<serde_json::Value>(body).ok();
+        let word = json
+            .as_ref()
+            .and_then(|v| v["error"].as_str())
+            .unwrap_or(body)
+            .trim();
         let reason = Reject::ALL
             .iter()
             .map(|r| r.as_str())
-            .find(|r| *r == body.trim())
+            .find(|r| *r == word)
             .unwrap_or("other");
         SendOutcome {
             result: "refused",
@@ -291,4 +298,29 @@ fn error_text(e: &reqwest::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SendOutcome;
+
+    #[test]
+    fn a_refusal_reason_is_read_from_plain_or_json_bodies_and_only_known_words_count() {
+        assert_eq!(
+            SendOutcome::refused("bad_signature").reason,
+            "bad_signature"
+        );
+        assert_eq!(
+            SendOutcome::refused(r#"{"error":"replayed"}"#).reason,
+            "replayed"
+        );
+        assert_eq!(
+            SendOutcome::refused(r#"{"error":"anything new"}"#).reason,
+            "other"
+        );
+        assert_eq!(
+            SendOutcome::refused("<html>proxy error</html>").reason,
+            "other"
+        );
+    }
 }
