@@ -19,6 +19,7 @@ command -v hostname >/dev/null 2>&1 || need+=(hostname)
 command -v dnssec-keygen >/dev/null 2>&1 || need+=(bind9-utils)
 command -v delv >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v unbound >/dev/null 2>&1 || need+=(unbound)
+command -v objcopy >/dev/null 2>&1 || need+=(binutils) # cargo-deb's dbgsym; readelf
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   SUDO=""

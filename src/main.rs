@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use switchyard::config::server::LogFormat;
 use switchyard::config::{self, ServerConfig};
 use switchyard::{agent, demo, server};
 use tracing_subscriber::EnvFilter;
@@ -44,6 +45,9 @@ enum Command {
         region: String,
         #[arg(long, short, default_value = "switchyard.toml")]
         config: PathBuf,
+        /// Serve `/healthz` and `/metrics` on this address (e.g. 127.0.0.1:9154).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Talk to a running server's control API: status, overrides, reload, explain, drills.
     Ctl(switchyard::ctl::CtlArgs),
@@ -106,17 +110,20 @@ fn ds_lines(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-fn init_logging(default: &str) {
+/// Logs go to stderr (the journal, under systemd), as text or as one JSON object a line.
+fn init_logging(default: &str, format: LogFormat) {
     // hickory-server logs every response at info: far too much for a nameserver.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!("{default},hickory_server=warn,hickory_proto=warn"))
     });
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => fmt.json().with_ansi(false).init(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -131,7 +138,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            init_logging(&cfg.log);
+            init_logging(&cfg.log, cfg.log_format);
             // Before anything is bound: the files the server file names and every zone.
             let zones = match config::preflight::load(&cfg) {
                 Ok(z) => z,
@@ -157,7 +164,11 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
-        Command::Probe { region, config } => {
+        Command::Probe {
+            region,
+            config,
+            listen,
+        } => {
             let cfg = match ServerConfig::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -165,10 +176,13 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            init_logging(&cfg.log);
+            init_logging(&cfg.log, cfg.log_format);
             run(async move {
-                let agent = agent::probe::start(&cfg, &region)?;
-                // Tests and scripts read this line to know the agent is up.
+                let agent = agent::probe::start(&cfg, &region, listen)?;
+                // Tests and scripts read these lines to know the agent is up, and where.
+                if let Some(a) = agent.listen {
+                    println!("listening metrics={a}");
+                }
                 println!(
                     "probing region={} sender={} targets={}",
                     agent.region, agent.sender, agent.targets
@@ -196,7 +210,7 @@ fn main() -> ExitCode {
             }
         },
         Command::TestBackend { listen, control } => {
-            init_logging("warn");
+            init_logging("warn", LogFormat::Text);
             run(demo::serve_backend(listen, control))
         }
         Command::Demo {
@@ -205,7 +219,7 @@ fn main() -> ExitCode {
             control,
             geoip,
         } => {
-            init_logging("info");
+            init_logging("info", LogFormat::Text);
             run(demo::run(zones, listen, control, Some(geoip)))
         }
     }

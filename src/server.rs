@@ -95,6 +95,11 @@ pub async fn start(cfg: &ServerConfig, zones: ZoneSet) -> anyhow::Result<Running
     let (writer, table) = routing::publish(RoutingTable::empty(env));
     signing.attach(table.clone());
     let (mut updater, built_rx) = Updater::new(writer, metrics.clone(), alerts, zones.clone());
+    metrics.zones_loaded();
+    metrics.set_state_collector(Box::new(control::gauges::StateGauges {
+        table: table.clone(),
+        built: built_rx.clone(),
+    }));
     // The first table exists before any socket is open: no query ever sees an empty one.
     if quiet {
         quiet_start(&zones, &health_rx).await;
@@ -206,12 +211,13 @@ fn ingest_state(
 ) -> Option<Arc<ingest::IngestState>> {
     cfg.agents.as_ref().map(|agents| {
         let m = metrics.clone();
+        m.agent_reasons(&ingest::Reject::ALL.map(ingest::Reject::as_str));
         ingest::IngestState::with_hook(
             agents.clone(),
             monitor.sender().clone(),
             monitor.reports(),
             monitor.quorum(),
-            Box::new(move |accepted| m.agent_report(accepted)),
+            Box::new(move |rejected| m.agent_report(rejected.map(ingest::Reject::as_str))),
         )
     })
 }

@@ -1,14 +1,20 @@
 //! contrib/: the Prometheus alert rules pass `promtool check rules`, the Grafana
 //! dashboard is valid JSON whose queries use only the metrics listed here, and the
-//! rules use only those too. `REFERENCED` is the list a /metrics scrape must serve.
+//! rules use only those too. `REFERENCED` is the list a /metrics scrape must serve, and
+//! a real scrape of a running server (parsed with prometheus-parse) serves every one of
+//! them while a failed pool's `switchyard_pool_up` turns 0 and back to 1.
 
 mod common;
+mod control;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use common::tools;
+use common::{tools, wait_for};
+use prometheus_parse::{Sample, Scrape, Value};
+use switchyard::demo::backend::Mode;
 
 /// Every metric the dashboard and the alert rules reference.
 const REFERENCED: &[&str] = &[
@@ -19,12 +25,12 @@ const REFERENCED: &[&str] = &[
     "switchyard_build_info",
     "switchyard_check_duration_seconds_bucket",
     "switchyard_check_errors_total",
+    "switchyard_dns_dropped_total",
     "switchyard_policy_pools_up",
     "switchyard_pool_up",
     "switchyard_queries_total",
     "switchyard_reload_last_success_timestamp_seconds",
     "switchyard_reloads_total",
-    "switchyard_rrl_dropped_total",
     "switchyard_rrl_slipped_total",
     "switchyard_table_rebuild_seconds_bucket",
     "switchyard_target_up",
@@ -184,4 +190,193 @@ fn metric_names_are_found_in_expressions() {
         ),
         ["bar", "foo_total"].iter().map(|s| s.to_string()).collect()
     );
+}
+
+const PRIMARY: &str = "127.0.0.51";
+const SECONDARY: &str = "127.0.0.52";
+
+fn zone(port: u16) -> String {
+    format!(
+        r#"[zone]
+origin = "metrics.test."
+nameservers = ["ns1.metrics.test."]
+soa = {{ mname = "ns1.metrics.test.", rname = "hostmaster.metrics.test." }}
+
+[checks.web]
+kind = "http"
+port = {port}
+path = "/health"
+interval = "200ms"
+timeout = "150ms"
+fall = 2
+rise = 1
+
+[pools.primary]
+region = "us-east"
+addresses = ["{PRIMARY}"]
+check = "web"
+
+[pools.secondary]
+region = "eu-west"
+addresses = ["{SECONDARY}"]
+check = "web"
+
+[[policies]]
+name = "api"
+policy = "failover"
+ttl = 5
+pools = ["primary", "secondary"]
+"#
+    )
+}
+
+fn scrape(api: &control::Api) -> Vec<Sample> {
+    let text = api.text("/metrics");
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("a parsable exposition")
+        .samples
+}
+
+/// The value of the one sample of `name` whose labels include `labels`.
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let s = samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))?;
+    match s.value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Whether the scrape has a sample of `name` (a `_bucket` name: of its histogram).
+fn served(samples: &[Sample], name: &str) -> bool {
+    samples.iter().any(|s| {
+        s.metric == name
+            || name.strip_suffix("_bucket").is_some_and(|base| {
+                s.metric == base && matches!(s.value, Value::Histogram(ref b) if !b.is_empty())
+            })
+    })
+}
+
+fn pool_up(samples: &[Sample], pool: &str) -> Option<f64> {
+    value(
+        samples,
+        "switchyard_pool_up",
+        &[("zone", "metrics.test."), ("pool", pool)],
+    )
+}
+
+#[test]
+fn a_real_scrape_serves_every_referenced_metric_and_pool_up_follows_a_failed_pool() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (primary, _secondary) = rt.block_on(common::backends_on_one_port(PRIMARY, SECONDARY));
+    let l = control::layout(true, "");
+    l.zone("metrics.test.toml", &zone(primary.addr().port()));
+    let s = l.serve();
+    let api = control::Api::new(s.control.unwrap());
+    let deadline = Duration::from_secs(20);
+    let target = [
+        ("zone", "metrics.test."),
+        ("check", "web"),
+        ("address", PRIMARY),
+    ];
+
+    let samples = wait_for(deadline, "both pools up and the primary target up", || {
+        let m = scrape(&api);
+        (pool_up(&m, "primary") == Some(1.0)
+            && pool_up(&m, "secondary") == Some(1.0)
+            && value(&m, "switchyard_target_up", &target) == Some(1.0))
+        .then_some(m)
+    })
+    .0;
+    let policy = [("zone", "metrics.test."), ("policy", "api")];
+    assert_eq!(
+        value(&samples, "switchyard_policy_pools_up", &policy),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "switchyard_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        s.dig("api.metrics.test A").rdata("A"),
+        vec![PRIMARY.to_string()]
+    );
+
+    rt.block_on(primary.set_mode(Mode::Status(503))).unwrap();
+    let samples = wait_for(deadline, "primary's switchyard_pool_up to turn 0", || {
+        let m = scrape(&api);
+        (pool_up(&m, "primary") == Some(0.0)).then_some(m)
+    })
+    .0;
+    assert_eq!(pool_up(&samples, "secondary"), Some(1.0));
+    assert_eq!(
+        value(&samples, "switchyard_policy_pools_up", &policy),
+        Some(1.0)
+    );
+    assert_eq!(value(&samples, "switchyard_target_up", &target), Some(0.0));
+    assert_eq!(
+        s.dig("api.metrics.test A").rdata("A"),
+        vec![SECONDARY.to_string()]
+    );
+
+    // Zone and check are separate labels wherever a check is named.
+    for s in &samples {
+        if let Some(check) = s.labels.get("check") {
+            assert!(!check.contains('/'), "{} has check={check}", s.metric);
+            assert_eq!(s.labels.get("zone"), Some("metrics.test."), "{}", s.metric);
+        }
+    }
+    assert!(
+        value(
+            &samples,
+            "switchyard_check_errors_total",
+            &[
+                ("zone", "metrics.test."),
+                ("check", "web"),
+                ("kind", "bad_status")
+            ],
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{:?}",
+        samples
+            .iter()
+            .filter(|s| s.metric.starts_with("switchyard_check_errors"))
+            .collect::<Vec<_>>()
+    );
+    // Every metric the dashboard and the rules use is served (`up` is Prometheus's own).
+    let missing: Vec<_> = REFERENCED
+        .iter()
+        .filter(|m| **m != "up" && !served(&samples, m))
+        .collect();
+    assert!(missing.is_empty(), "not in a real scrape: {missing:?}");
+    let started = value(&samples, "process_start_time_seconds", &[]).unwrap();
+    let loaded = value(
+        &samples,
+        "switchyard_reload_last_success_timestamp_seconds",
+        &[],
+    )
+    .unwrap();
+    assert!(
+        loaded >= started.floor(),
+        "zones loaded at {loaded}, process started {started}"
+    );
+    assert!(value(&samples, "process_open_fds", &[]).unwrap() >= 3.0);
+    assert!(value(&samples, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
+
+    rt.block_on(primary.set_mode(Mode::Healthy)).unwrap();
+    let samples = wait_for(deadline, "primary's switchyard_pool_up back to 1", || {
+        let m = scrape(&api);
+        (pool_up(&m, "primary") == Some(1.0)).then_some(m)
+    })
+    .0;
+    assert_eq!(
+        value(&samples, "switchyard_policy_pools_up", &policy),
+        Some(2.0)
+    );
+    assert_eq!(value(&samples, "switchyard_target_up", &target), Some(1.0));
 }

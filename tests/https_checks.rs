@@ -198,11 +198,13 @@ fn https_checks_verify_trust_status_body_and_sni() {
     }
     // Failures by kind: an untrusted certificate and a name mismatch are `tls`.
     for pool in ["untrusted", "wrongname"] {
-        let errors =
-            format!("switchyard_check_errors_total{{check=\"tls.test./{pool}\",kind=\"tls\"}}");
+        let errors = format!(
+            "switchyard_check_errors_total{{zone=\"tls.test.\",check=\"{pool}\",kind=\"tls\"}}"
+        );
         assert!(api.metric(&errors) >= 1.0, "{pool}");
     }
-    let errors = "switchyard_check_errors_total{check=\"tls.test./badstatus\",kind=\"bad_status\"}";
+    let errors =
+        "switchyard_check_errors_total{zone=\"tls.test.\",check=\"badstatus\",kind=\"bad_status\"}";
     assert!(api.metric(errors) >= 1.0);
     // SNI comes from `host`; with no host, the address (no SNI for an IP literal).
     let names = sni.lock().unwrap().clone();

@@ -103,7 +103,9 @@ fn a_connection_flood_is_bounded_and_the_server_keeps_answering() {
         );
     }
     wait_for(Duration::from_secs(5), "the refusals to be counted", || {
-        (api.metric("switchyard_tcp_connections_refused_total") >= flood as f64).then_some(())
+        (api.metric("switchyard_dns_dropped_total{transport=\"tcp\",reason=\"connection_limit\"}")
+            >= flood as f64)
+            .then_some(())
     });
     // Meanwhile UDP and the connections already open are served.
     assert!(udp_answers(s.addr), "UDP stalled during a TCP flood");
@@ -128,7 +130,7 @@ fn a_connection_flood_is_bounded_and_the_server_keeps_answering() {
 fn a_trickled_query_is_cut_off_at_the_request_deadline() {
     let s = server();
     let api = Api::new(s.control.expect("control address"));
-    let before = api.metric("switchyard_tcp_timeouts_total");
+    let before = api.metric("switchyard_dns_dropped_total{transport=\"tcp\",reason=\"timeout\"}");
     let mut slow = TcpStream::connect(s.addr).unwrap();
     let q = framed(&query());
     // Half a message, then nothing: the server must not wait for the rest forever.
@@ -144,7 +146,8 @@ fn a_trickled_query_is_cut_off_at_the_request_deadline() {
         "closed after {took:?}: before the 400 ms deadline"
     );
     wait_for(Duration::from_secs(5), "the timeout to be counted", || {
-        (api.metric("switchyard_tcp_timeouts_total") > before).then_some(())
+        (api.metric("switchyard_dns_dropped_total{transport=\"tcp\",reason=\"timeout\"}") > before)
+            .then_some(())
     });
     assert!(udp_answers(s.addr));
 }
@@ -157,7 +160,9 @@ fn an_oversized_query_closes_its_connection() {
     // A length prefix over max_query_size (1024): no need to read what follows.
     c.write_all(&[0x08, 0x00, 0x00, 0x01]).unwrap();
     assert!(closed_within(&mut c, Duration::from_secs(2)));
-    assert!(api.metric("switchyard_oversize_queries_total") >= 1.0);
+    assert!(
+        api.metric("switchyard_dns_dropped_total{transport=\"tcp\",reason=\"oversize\"}") >= 1.0
+    );
     // A normal query on a new connection is fine.
     let mut ok = TcpStream::connect(s.addr).unwrap();
     ok.set_read_timeout(Some(Duration::from_secs(2))).unwrap();

@@ -1,7 +1,7 @@
 //! The Debian package: `cargo deb` packs the binary this test run built, and the
 //! unpacked package holds the binary, both systemd units, the example server file and
-//! zone and the maintainer script that makes the user; each unit passes
-//! `systemd-analyze verify`.
+//! zone and the maintainer script that makes the user, the binary stripped with its
+//! debug symbols in a separate -dbgsym package; each unit passes `systemd-analyze verify`.
 
 mod common;
 
@@ -85,6 +85,22 @@ fn the_package_holds_the_binary_units_examples_and_user() {
         );
     }
     let packed = root.join("usr/bin/switchyard");
+    // Stripped: the debug symbols go to the -dbgsym package beside it (`dbgsym = true`).
+    if let Some(readelf) = tools::require("readelf", "apt-get install -y binutils") {
+        let sections = run(Command::new(readelf).args(["-S", "--wide"]).arg(&packed));
+        assert!(
+            !sections.contains(".debug_info"),
+            "the packed binary has debug info:\n{sections}"
+        );
+    }
+    let dbgsym = dir.path().join("switchyard.ddeb");
+    let symbols = run(Command::new("dpkg-deb").arg("-c").arg(&dbgsym));
+    assert!(
+        symbols
+            .lines()
+            .any(|l| l.contains("./usr/lib/debug/.build-id/") && l.ends_with(".debug")),
+        "{symbols}"
+    );
     let version = run(Command::new(&packed).arg("--version"));
     assert!(version.starts_with("switchyard "), "{version}");
     // The example zone is one `switchyard check` accepts.

@@ -90,7 +90,8 @@ fn above_the_rate_answers_are_dropped_or_slipped() {
     );
     wait_for(Duration::from_secs(5), "RRL counters", || {
         (api.metric("switchyard_rrl_slipped_total") >= tc as f64
-            && api.metric("switchyard_rrl_dropped_total") >= dropped as f64)
+            && api.metric("switchyard_dns_dropped_total{transport=\"udp\",reason=\"rrl\"}")
+                >= dropped as f64)
             .then_some(())
     });
 }
@@ -120,7 +121,8 @@ fn oversized_udp_queries_are_dropped_and_counted() {
         "an oversized query was answered"
     );
     wait_for(Duration::from_secs(5), "the oversize counter", || {
-        (api.metric("switchyard_oversize_queries_total") >= 1.0).then_some(())
+        (api.metric("switchyard_dns_dropped_total{transport=\"udp\",reason=\"oversize\"}") >= 1.0)
+            .then_some(())
     });
     assert_eq!(burst(s.addr, 1), (1, 0));
 }

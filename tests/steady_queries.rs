@@ -248,7 +248,7 @@ fn no_query_lost_or_servfailed_while_backends_flap_and_zones_reload() {
         f64::from(generations),
         "every rewrite was reloaded"
     );
-    let downs = api.metric("switchyard_health_transitions_total{check=\"example.test./web\",region=\"local\",to=\"down\"}");
+    let downs = api.metric("switchyard_health_transitions_total{zone=\"example.test.\",check=\"web\",region=\"local\",to=\"down\"}");
     assert!(downs >= 3.0, "only {downs} transitions to down");
     assert_eq!(api.metric("switchyard_panics_total"), 0.0);
     drop(rt);

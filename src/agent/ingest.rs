@@ -42,7 +42,7 @@ pub enum Reject {
 }
 
 impl Reject {
-    const ALL: [Reject; 7] = [
+    pub const ALL: [Reject; 7] = [
         Reject::Unsigned,
         Reject::BadSignature,
         Reject::Expired,
@@ -156,11 +156,11 @@ pub struct IngestState {
     quorum: QuorumHandle,
     replay: Mutex<ReplayGuard>,
     pub stats: Arc<IngestStats>,
-    /// Told of every report, accepted (true) or rejected: the control API's metrics.
+    /// Told of every report, accepted (`None`) or rejected and why: the control API's metrics.
     on_report: Option<ReportHook>,
 }
 
-pub type ReportHook = Box<dyn Fn(bool) + Send + Sync>;
+pub type ReportHook = Box<dyn Fn(Option<Reject>) + Send + Sync>;
 
 impl IngestState {
     pub fn new(
@@ -180,7 +180,7 @@ impl IngestState {
         })
     }
 
-    /// Like `new`, and `hook` hears of every report accepted (true) or rejected.
+    /// Like `new`, and `hook` hears of every report accepted (`None`) or rejected (the reason).
     pub fn with_hook(
         agents: AgentsConfig,
         own_sender: Arc<str>,
@@ -196,7 +196,7 @@ impl IngestState {
 
     fn reject(&self, why: Reject, detail: &dyn std::fmt::Display) -> Response {
         if let Some(hook) = &self.on_report {
-            hook(false);
+            hook(Some(why));
         }
         self.stats.reject(why, detail)
     }
@@ -281,7 +281,7 @@ async fn post_report(
     stats.accepted.fetch_add(1, Ordering::Relaxed);
     stats.observations.fetch_add(n, Ordering::Relaxed);
     if let Some(hook) = &st.on_report {
-        hook(true);
+        hook(None);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -4,10 +4,11 @@
 //!
 //! `report` is the report format, `auth` signs and checks it, `reporter` sends, `ingest`
 //! receives (an axum router to mount on a control listener), `probe` is the
-//! `switchyard probe` agent itself.
+//! `switchyard probe` agent itself, and `serve` its optional `/healthz` and `/metrics`.
 
 pub mod auth;
 pub mod ingest;
 pub mod probe;
 pub mod report;
 pub mod reporter;
+pub mod serve;

@@ -10,8 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::reporter::{self, ReporterConfig};
+use super::serve;
 use crate::config::{self, ServerConfig};
 use crate::health::monitor::{process_sender, spawn_prober};
+use crate::health::HealthMetrics;
 
 /// Results waiting for the reporter's batch; probers wait when it is full.
 const QUEUE: usize = 4096;
@@ -22,19 +24,30 @@ pub struct Agent {
     pub sender: Arc<str>,
     pub targets: usize,
     pub stats: Arc<reporter::ReporterStats>,
+    /// Where `/healthz` and `/metrics` are served, with `--listen`.
+    pub listen: Option<std::net::SocketAddr>,
     stop: CancellationToken,
     reporter: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Agent {
     pub async fn stop(self) {
         self.stop.cancel();
         let _ = self.reporter.await;
+        if let Some(s) = self.server {
+            let _ = s.await;
+        }
     }
 }
 
-/// Starts probing from `region` and reporting. Must be called inside a Tokio runtime.
-pub fn start(cfg: &ServerConfig, region: &str) -> anyhow::Result<Agent> {
+/// Starts probing from `region` and reporting, and with `listen` serving `/healthz` and
+/// `/metrics` there. Must be called inside a Tokio runtime.
+pub fn start(
+    cfg: &ServerConfig,
+    region: &str,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Agent> {
     let Some(agents) = &cfg.agents else {
         bail!("the server file has no [agents] section: a probe agent needs secret_file and report_to");
     };
@@ -56,6 +69,7 @@ pub fn start(cfg: &ServerConfig, region: &str) -> anyhow::Result<Agent> {
     let stop = CancellationToken::new();
     let (tx, rx) = mpsc::channel(QUEUE);
     let n = targets.len();
+    let health = Arc::new(HealthMetrics::default());
     for (target, spec) in targets {
         spawn_prober(
             target,
@@ -64,7 +78,7 @@ pub fn start(cfg: &ServerConfig, region: &str) -> anyhow::Result<Agent> {
             sender.clone(),
             tx.clone(),
             stop.child_token(),
-            Arc::default(),
+            health.clone(),
         );
     }
     let (reporter, stats) = reporter::spawn(
@@ -78,13 +92,23 @@ pub fn start(cfg: &ServerConfig, region: &str) -> anyhow::Result<Agent> {
         rx,
         stop.clone(),
     );
-    info!(region = %region, sender = %sender, targets = n, nameservers = agents.report_to.len(), "probe agent started");
+    let (listen, server) = match listen {
+        Some(addr) => {
+            let registry = serve::registry(&stats, &health);
+            let (bound, task) = serve::start(addr, registry, stop.clone())?;
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
+    info!(region = %region, sender = %sender, targets = n, nameservers = agents.report_to.len(), listen = ?listen, "probe agent started");
     Ok(Agent {
         region,
         sender,
         targets: n,
         stats,
+        listen,
         stop,
         reporter,
+        server,
     })
 }

@@ -17,7 +17,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
 use super::auth::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use super::ingest::Reject;
 use super::report::{Report, WireObservation};
 use crate::config::agents::Secret;
 use crate::health::Observation;
@@ -39,13 +44,53 @@ pub struct ReporterConfig {
     pub batch: Duration,
 }
 
-/// Delivery counters, for logs and tests.
+/// Delivery counters, for the agent's `/metrics` (see `agent::serve`), logs and tests.
 #[derive(Debug, Default)]
 pub struct ReporterStats {
+    /// Reports a nameserver accepted.
     pub sent: AtomicU64,
+    /// Reports refused or not answered.
     pub failed: AtomicU64,
     /// Results dropped: undeliverable, or pushed out of a full outbox.
     pub dropped: AtomicU64,
+    /// Probe results handed to the reporter: one per probe run.
+    pub probes: AtomicU64,
+    /// Results in reports a nameserver accepted.
+    pub results_sent: AtomicU64,
+    /// Unix milliseconds of the last accepted report; 0 before the first.
+    pub last_success_ms: AtomicU64,
+    /// Reports by outcome: accepted, refused (with the nameserver's reason), failed.
+    pub outcomes: Family<SendOutcome, Counter>,
+}
+
+/// How one report fared; every value is from a fixed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SendOutcome {
+    pub result: &'static str,
+    pub reason: &'static str,
+}
+
+impl SendOutcome {
+    /// The nameserver refused with `body`: its reason word (`ingest::Reject`), plain on
+    /// a report listener, `{"error": "..."}` on a control listener. Anything else is
+    /// `other`, so a label never takes a new value.
+    fn refused(body: &str) -> SendOutcome {
+        let json = serde_json::from_str::<serde_json::Value>(body).ok();
+        let word = json
+            .as_ref()
+            .and_then(|v| v["error"].as_str())
+            .unwrap_or(body)
+            .trim();
+        let reason = Reject::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .find(|r| *r == word)
+            .unwrap_or("other");
+        SendOutcome {
+            result: "refused",
+            reason,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -120,7 +165,10 @@ pub fn spawn(
                     batch.clear();
                 }
                 o = rx.recv() => match o {
-                    Some(o) => batch.push(WireObservation::from_observation(&o)),
+                    Some(o) => {
+                        stats.probes.fetch_add(1, Ordering::Relaxed);
+                        batch.push(WireObservation::from_observation(&o));
+                    }
                     None => break,
                 },
             }
@@ -182,12 +230,44 @@ async fn deliver(
             };
             let outcome = match sent {
                 Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("HTTP {}", r.status())),
-                Err(e) => Err(error_text(&e)),
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    stats
+                        .outcomes
+                        .get_or_create(&SendOutcome::refused(&body))
+                        .inc();
+                    Err(format!("HTTP {status}: {}", body.trim()))
+                }
+                Err(e) => {
+                    let failed = SendOutcome {
+                        result: "failed",
+                        reason: if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "unreachable"
+                        },
+                    };
+                    stats.outcomes.get_or_create(&failed).inc();
+                    Err(error_text(&e))
+                }
             };
             match outcome {
                 Ok(()) => {
                     stats.sent.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .results_sent
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    stats
+                        .last_success_ms
+                        .store(auth::unix_ms(), Ordering::Relaxed);
+                    stats
+                        .outcomes
+                        .get_or_create(&SendOutcome {
+                            result: "accepted",
+                            reason: "",
+                        })
+                        .inc();
                     if !healthy {
                         info!(nameserver = %url, "reporting again");
                         healthy = true;
@@ -218,4 +298,29 @@ fn error_text(e: &reqwest::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SendOutcome;
+
+    #[test]
+    fn a_refusal_reason_is_read_from_plain_or_json_bodies_and_only_known_words_count() {
+        assert_eq!(
+            SendOutcome::refused("bad_signature").reason,
+            "bad_signature"
+        );
+        assert_eq!(
+            SendOutcome::refused(r#"{"error":"replayed"}"#).reason,
+            "replayed"
+        );
+        assert_eq!(
+            SendOutcome::refused(r#"{"error":"anything new"}"#).reason,
+            "other"
+        );
+        assert_eq!(
+            SendOutcome::refused("<html>proxy error</html>").reason,
+            "other"
+        );
+    }
 }

@@ -25,6 +25,13 @@ struct ServerFile {
     regions: BTreeMap<String, toml::Spanned<super::zonefile::Location>>,
 }
 
+/// The server file as `switchyard ctl` reads it: `[control]` alone, every other section
+/// ignored (an operator may read the token but not, say, the agents' secret).
+#[derive(Debug, Deserialize)]
+struct ControlOnly {
+    control: Option<RawControl>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawControl {
@@ -52,6 +59,8 @@ struct RawServer {
     region: String,
     #[serde(default = "default_log")]
     log: String,
+    #[serde(default)]
+    log_format: Option<toml::Spanned<String>>,
     #[serde(default)]
     udp_sockets: Option<usize>,
     /// A MaxMind DB (GeoIP2/GeoLite2 City or Country) for client locations.
@@ -115,6 +124,8 @@ pub struct ServerConfig {
     pub region: String,
     /// A tracing filter directive, e.g. `info` or `switchyard=debug`.
     pub log: String,
+    /// How log lines are written (to stderr either way).
+    pub log_format: LogFormat,
     /// UDP sockets (SO_REUSEPORT) per listen address; default: one per core.
     pub udp_sockets: usize,
     /// Where probe agents' reports are received (HTTP), when not on the control server.
@@ -171,6 +182,14 @@ pub struct Positions {
 /// How old a state file may be and still say something about the backends.
 pub const DEFAULT_STATE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// `[server] log_format`: text for people, JSON (one object a line) for log shippers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Start-up behaviour: what an unprobed target counts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Startup {
@@ -215,8 +234,7 @@ impl ServerConfig {
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let loc = SpanLocator::new(path, text);
-        let raw: ServerFile =
-            toml::from_str(text).map_err(|e| super::source::toml_error(&loc, text, &e))?;
+        let raw: ServerFile = from_toml(&loc, text)?;
         let mut regions = BTreeMap::new();
         for (name, at) in &raw.regions {
             let l = at.get_ref();
@@ -264,6 +282,20 @@ impl ServerConfig {
         };
         let control = raw_control(&loc, base, ctl)?;
         let alerts = raw_alerts(&loc, alerts)?;
+        let log_format = match raw
+            .log_format
+            .as_ref()
+            .map(|s| (s.get_ref().as_str(), s.span()))
+        {
+            None | Some(("text", _)) => LogFormat::Text,
+            Some(("json", _)) => LogFormat::Json,
+            Some((other, span)) => {
+                return Err(loc.error(
+                    span,
+                    format!("log_format {other:?}: expected \"text\" (default) or \"json\""),
+                ))
+            }
+        };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let identity = match &raw.identity {
             Some(s) => short_text(&loc, s.get_ref(), s.span(), "identity")?,
@@ -281,6 +313,7 @@ impl ServerConfig {
             zones: base.join(raw.zones),
             region: raw.region,
             log: raw.log,
+            log_format,
             udp_sockets: raw.udp_sockets.unwrap_or(cores).clamp(1, 64),
             report_listen: raw.report_listen,
             agents,
@@ -365,6 +398,24 @@ fn host_name() -> String {
         Ok(h) if rc == 0 && !h.is_empty() => h.to_string(),
         _ => "localhost".to_string(),
     }
+}
+
+fn from_toml<T: serde::de::DeserializeOwned>(
+    loc: &SpanLocator<'_>,
+    text: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| super::source::toml_error(loc, text, &e))
+}
+
+/// The `[control]` section of a server file, checked as [`ServerConfig::load`] checks
+/// it (paths resolved against the file's directory), without reading any other section:
+/// what `switchyard ctl --config` needs. `Ok(None)`: the file has no `[control]`.
+pub fn control_section(path: &Path) -> Result<Option<ControlConfig>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+    let loc = SpanLocator::new(path, &text);
+    let raw: ControlOnly = from_toml(&loc, &text)?;
+    raw_control(&loc, path.parent().unwrap_or(Path::new(".")), raw.control)
 }
 
 fn raw_control(
@@ -474,6 +525,57 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.at.map(|a| a.0), Some(5), "{e}");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json_and_a_typo_is_located() {
+        let parse = |extra: &str| {
+            ServerConfig::parse(
+                Path::new("s.toml"),
+                &format!("[server]\nlisten = [\"127.0.0.1:5353\"]\nzones = \"z\"\n{extra}"),
+            )
+        };
+        assert_eq!(parse("").unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            parse("log_format = \"json\"\n").unwrap().log_format,
+            LogFormat::Json
+        );
+        let e = parse("log_format = \"jsn\"\n").unwrap_err();
+        assert_eq!(e.at, Some((4, 14)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("expected \"text\" (default) or \"json\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_control_section_alone_is_read_and_checked_like_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        // An [agents] section whose secret cannot be read, and a [server] missing keys:
+        // neither is looked at.
+        std::fs::write(
+            &f,
+            "[server]\nbogus = 1\n[agents]\nsecret_file = \"unreadable\"\n\
+             [control]\nlisten = \"127.0.0.1:9053\"\ntoken_file = \"token\"\n",
+        )
+        .unwrap();
+        let c = control_section(&f).unwrap().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9053".parse().unwrap());
+        assert_eq!(c.token_file, Some(dir.path().join("token")));
+        std::fs::write(
+            &f,
+            "[server]\n[control]\nlisten = \"nope\"\nopen_reads = true\n",
+        )
+        .unwrap();
+        let e = control_section(&f).unwrap_err();
+        assert_eq!(e.at, Some((3, 10)), "{e}");
+        std::fs::write(&f, "[control]\nlistn = \"127.0.0.1:1\"\n").unwrap();
+        let e = control_section(&f).unwrap_err();
+        assert_eq!(e.at.map(|a| a.0), Some(2), "{e}");
+        std::fs::write(&f, "[server]\n").unwrap();
+        assert!(control_section(&f).unwrap().is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod auth;
 mod errors;
 pub mod explain;
 mod explain_rule;
+pub mod gauges;
 pub mod ops;
 pub mod page;
 pub mod status;

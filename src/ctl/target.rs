@@ -1,14 +1,14 @@
 //! Where the control API is and which token to send: `--url` and `--token-file`, or
-//! the `[control]` section of the server file (`listen`, `token_file` relative to the
-//! file). Only that section is read, so `ctl` works for an operator who may read the
-//! token but not, say, the agents' secret.
+//! the `[control]` section of the server file, parsed and checked by the server's own
+//! [`control_section`]. Only that section is read, so `ctl` works for an operator who
+//! may read the token but not, say, the agents' secret.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::client::CtlError;
+use crate::config::server::control_section;
+#[cfg(test)]
 use crate::config::server::DEFAULT_CONTROL_LISTEN;
 
 /// The API's base URL (no trailing slash) and the bearer token, if any.
@@ -16,18 +16,6 @@ use crate::config::server::DEFAULT_CONTROL_LISTEN;
 pub struct Target {
     pub base: String,
     pub token: Option<String>,
-}
-
-/// The part of the server file `ctl` needs; every other section is ignored.
-#[derive(Deserialize)]
-struct File {
-    control: Option<Control>,
-}
-
-#[derive(Deserialize)]
-struct Control {
-    listen: Option<String>,
-    token_file: Option<PathBuf>,
 }
 
 impl Target {
@@ -58,35 +46,27 @@ impl Target {
 
 /// The control address and token file named by a server file.
 fn read_config(path: &Path) -> Result<(SocketAddr, Option<PathBuf>), CtlError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CtlError::Usage(format!(
-            "cannot read the server file {}: {e} (give --config FILE, or --url)",
-            path.display()
-        ))
+    let control = control_section(path).map_err(|e| {
+        let hint = if e.at.is_none() && e.message.starts_with("cannot read") {
+            " (give --config FILE, or --url)"
+        } else {
+            ""
+        };
+        CtlError::Usage(format!("{e}{hint}"))
     })?;
-    let file: File = toml::from_str(&text)
-        .map_err(|e| CtlError::Usage(format!("{}: {}", path.display(), e.message())))?;
-    let Some(control) = file.control else {
+    let Some(control) = control else {
         return Err(CtlError::Usage(format!(
             "{} has no [control] section: the server runs no control API",
             path.display()
         )));
     };
-    let listen = control.listen.as_deref().unwrap_or(DEFAULT_CONTROL_LISTEN);
-    let listen: SocketAddr = listen.parse().map_err(|e| {
-        CtlError::Usage(format!(
-            "{}: [control] listen {listen:?}: {e}",
-            path.display()
-        ))
-    })?;
-    if listen.port() == 0 {
+    if control.listen.port() == 0 {
         return Err(CtlError::Usage(format!(
             "{}: [control] listen has port 0 (any free port): give --url with the port the server printed",
             path.display()
         )));
     }
-    let base = path.parent().unwrap_or(Path::new("."));
-    Ok((listen, control.token_file.map(|f| base.join(f))))
+    Ok((control.listen, control.token_file))
 }
 
 /// A listen address one can connect to: the wildcard means this host.

@@ -75,6 +75,7 @@ pub async fn run(
         zones: zones_dir,
         region: "local".into(),
         log: "info".into(),
+        log_format: Default::default(),
         udp_sockets: 1,
         report_listen: None,
         agents: None,

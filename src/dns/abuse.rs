@@ -14,8 +14,9 @@ pub struct AbuseCounters {
     pub tcp_refused: AtomicU64,
     /// TCP connections closed for idling or for sending a message too slowly.
     pub tcp_timeouts: AtomicU64,
-    /// Queries over `max_query_size` (UDP dropped, TCP connection closed).
-    pub oversize: AtomicU64,
+    /// Queries over `max_query_size`: UDP ones dropped, TCP ones closing the connection.
+    pub udp_oversize: AtomicU64,
+    pub tcp_oversize: AtomicU64,
     /// RRL: responses dropped, and responses slipped (sent truncated).
     pub rrl_dropped: AtomicU64,
     pub rrl_slipped: AtomicU64,
@@ -30,45 +31,43 @@ impl AbuseCounters {
     }
 }
 
-/// One counter family each; names without `_total`, which prometheus-client appends.
+/// `switchyard_dns_dropped_total{transport,reason}`: every query dropped or connection
+/// closed unanswered, the reason a label; and `switchyard_rrl_slipped_total`, responses
+/// that RRL still sent (truncated). Names without `_total`, which prometheus-client appends.
 impl Collector for AbuseCounters {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        for (name, help, v) in [
-            (
-                "switchyard_tcp_connections_refused",
-                "TCP connections closed at accept: the connection limit was reached.",
-                &self.tcp_refused,
-            ),
-            (
-                "switchyard_tcp_timeouts",
-                "TCP connections closed for idling or sending a message too slowly.",
-                &self.tcp_timeouts,
-            ),
-            (
-                "switchyard_oversize_queries",
-                "Queries larger than max_query_size, dropped (UDP) or cut off (TCP).",
-                &self.oversize,
-            ),
-            (
-                "switchyard_rrl_dropped",
-                "Responses dropped by response rate limiting.",
-                &self.rrl_dropped,
-            ),
-            (
-                "switchyard_rrl_slipped",
-                "Responses sent truncated (TC) by response rate limiting.",
-                &self.rrl_slipped,
-            ),
-            (
-                "switchyard_panics",
-                "Panics caught while answering a query; the query got no answer.",
-                &self.panics,
-            ),
+        let mut e = encoder.encode_descriptor(
+            "switchyard_dns_dropped",
+            "Queries dropped or TCP connections closed unanswered, by transport and reason: connection_limit, timeout, oversize (over max_query_size), rrl (response rate limiting).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (transport, reason, v) in [
+            ("tcp", "connection_limit", &self.tcp_refused),
+            ("tcp", "timeout", &self.tcp_timeouts),
+            ("tcp", "oversize", &self.tcp_oversize),
+            ("udp", "oversize", &self.udp_oversize),
+            ("udp", "rrl", &self.rrl_dropped),
         ] {
-            encoder
-                .encode_descriptor(name, help, None, MetricType::Counter)?
+            e.encode_family(&[("transport", transport), ("reason", reason)])?
                 .encode_counter::<NoLabelSet, _, u64>(&v.load(Relaxed), None)?;
         }
+        encoder
+            .encode_descriptor(
+                "switchyard_rrl_slipped",
+                "Responses sent truncated (TC) by response rate limiting.",
+                None,
+                MetricType::Counter,
+            )?
+            .encode_counter::<NoLabelSet, _, u64>(&self.rrl_slipped.load(Relaxed), None)?;
+        encoder
+            .encode_descriptor(
+                "switchyard_panics",
+                "Panics caught while answering a query; the query got no answer.",
+                None,
+                MetricType::Counter,
+            )?
+            .encode_counter::<NoLabelSet, _, u64>(&self.panics.load(Relaxed), None)?;
         Ok(())
     }
 }
@@ -81,9 +80,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_counter_is_exposed_under_its_total_name() {
+    fn every_reason_is_a_label_of_one_family() {
         let abuse = std::sync::Arc::new(AbuseCounters::default());
         AbuseCounters::bump(&abuse.rrl_slipped);
+        AbuseCounters::bump(&abuse.tcp_timeouts);
         let mut r = Registry::default();
         r.register_collector(Box::new(abuse.clone()));
         let mut text = String::new();
@@ -93,8 +93,12 @@ mod tests {
              # TYPE switchyard_rrl_slipped_total counter\n\
              switchyard_rrl_slipped_total 1\n"
         ), "{text}");
-        assert!(text.contains("\nswitchyard_tcp_connections_refused_total 0\n"));
+        assert!(text
+            .contains("\nswitchyard_dns_dropped_total{transport=\"tcp\",reason=\"timeout\"} 1\n"));
+        assert!(text.contains(
+            "\nswitchyard_dns_dropped_total{transport=\"tcp\",reason=\"connection_limit\"} 0\n"
+        ));
         assert!(text.contains("\nswitchyard_panics_total 0\n"));
-        assert_eq!(text.lines().count(), 18, "{text}");
+        assert_eq!(text.lines().count(), 13, "{text}");
     }
 }

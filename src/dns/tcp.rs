@@ -144,7 +144,7 @@ async fn connection(
         if buf.len() >= 2 {
             let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
             if len > limits.max_query_size {
-                AbuseCounters::bump(&abuse.oversize);
+                AbuseCounters::bump(&abuse.tcp_oversize);
                 debug!(%src, len, "tcp query over max_query_size; closing");
                 return;
             }

@@ -197,7 +197,7 @@ fn serve(
                 }
                 // A full receive buffer may be a longer datagram the kernel cut short.
                 if slot.len > guard.max_query_size || slot.len >= batch::RECV_BUFFER {
-                    AbuseCounters::bump(&guard.abuse.oversize);
+                    AbuseCounters::bump(&guard.abuse.udp_oversize);
                     continue;
                 }
                 let src = slot.src;

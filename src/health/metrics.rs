@@ -2,6 +2,9 @@
 //! and transitions per target region. Recorded by the probers and the aggregator (never
 //! by the query path), so prometheus-client's locked families are fine here; the server
 //! registers them with the metrics registry through [`HealthMetrics::register`].
+//!
+//! A check is named by two labels, `zone` (its zone's origin) and `check` (its name in
+//! that zone), never by its id `<origin>/<name>`: PromQL can then select by zone.
 
 use std::sync::Arc;
 
@@ -13,23 +16,43 @@ use prometheus_client::registry::Registry;
 
 use super::probe::ProbeOutcome;
 use super::snapshot::Health;
-use crate::metrics::{latency_histogram, Declared};
+use crate::metrics::{latency_histogram, zone_and_check, Declared};
+
+/// A check's `zone` and `check` labels, split from its id once per prober.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    zone: Arc<str>,
+    check: Arc<str>,
+}
+
+impl CheckLabels {
+    pub fn new(id: &str) -> CheckLabels {
+        let (zone, check) = zone_and_check(id);
+        CheckLabels {
+            zone: zone.into(),
+            check: check.into(),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CheckKind {
-    check: Arc<str>,
+    #[prometheus(flatten)]
+    check: CheckLabels,
     kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CheckResult {
-    check: Arc<str>,
+    #[prometheus(flatten)]
+    check: CheckLabels,
     result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Transition {
-    check: Arc<str>,
+    #[prometheus(flatten)]
+    check: CheckLabels,
     region: Arc<str>,
     to: &'static str,
 }
@@ -57,7 +80,7 @@ impl Default for HealthMetrics {
 }
 
 impl HealthMetrics {
-    pub fn record_probe(&self, check: &Arc<str>, check_kind: &'static str, o: &ProbeOutcome) {
+    pub fn record_probe(&self, check: &CheckLabels, check_kind: &'static str, o: &ProbeOutcome) {
         let latency = CheckKind {
             check: check.clone(),
             kind: check_kind,
@@ -82,9 +105,10 @@ impl HealthMetrics {
         }
     }
 
-    pub fn record_transition(&self, check: &Arc<str>, region: &Arc<str>, to: Health) {
+    /// `check` is the check's id (`<origin>/<name>`).
+    pub fn record_transition(&self, check: &str, region: &Arc<str>, to: Health) {
         let labels = Transition {
-            check: check.clone(),
+            check: CheckLabels::new(check),
             region: region.clone(),
             to: to.as_str(),
         };
@@ -161,7 +185,7 @@ mod tests {
     #[test]
     fn buckets_are_cumulative_and_failures_count_as_errors() {
         let m = HealthMetrics::default();
-        let c: Arc<str> = "c".into();
+        let c = CheckLabels::new("z./c");
         m.record_probe(
             &c,
             "tcp",
@@ -177,18 +201,18 @@ mod tests {
             "tcp",
             &probe(ProbeReason::Timeout, Duration::from_secs(30)),
         );
-        m.record_transition(&c, &"eu".into(), Health::Down);
+        m.record_transition("z./c", &"eu".into(), Health::Down);
         let text = scrape(&m);
         for line in [
-            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"0.0005\"} 1",
-            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"0.005\"} 2",
-            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"10\"} 2",
-            "switchyard_check_duration_seconds_bucket{check=\"c\",kind=\"tcp\",le=\"+Inf\"} 3",
-            "switchyard_check_duration_seconds_count{check=\"c\",kind=\"tcp\"} 3",
-            "switchyard_check_results_total{check=\"c\",result=\"ok\"} 2",
-            "switchyard_check_results_total{check=\"c\",result=\"timeout\"} 1",
-            "switchyard_check_errors_total{check=\"c\",kind=\"timeout\"} 1",
-            "switchyard_health_transitions_total{check=\"c\",region=\"eu\",to=\"down\"} 1",
+            "switchyard_check_duration_seconds_bucket{zone=\"z.\",check=\"c\",kind=\"tcp\",le=\"0.0005\"} 1",
+            "switchyard_check_duration_seconds_bucket{zone=\"z.\",check=\"c\",kind=\"tcp\",le=\"0.005\"} 2",
+            "switchyard_check_duration_seconds_bucket{zone=\"z.\",check=\"c\",kind=\"tcp\",le=\"10\"} 2",
+            "switchyard_check_duration_seconds_bucket{zone=\"z.\",check=\"c\",kind=\"tcp\",le=\"+Inf\"} 3",
+            "switchyard_check_duration_seconds_count{zone=\"z.\",check=\"c\",kind=\"tcp\"} 3",
+            "switchyard_check_results_total{zone=\"z.\",check=\"c\",result=\"ok\"} 2",
+            "switchyard_check_results_total{zone=\"z.\",check=\"c\",result=\"timeout\"} 1",
+            "switchyard_check_errors_total{zone=\"z.\",check=\"c\",kind=\"timeout\"} 1",
+            "switchyard_health_transitions_total{zone=\"z.\",check=\"c\",region=\"eu\",to=\"down\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }

@@ -1,18 +1,24 @@
 //! Prometheus metrics for `GET /metrics`, on the `prometheus-client` crate: one
 //! [`Registry`] per server holding the updater's, reloads', alerts' and agents' families,
-//! the query counters (lock-free blocks routing asks for, see [`query`]), and whatever
-//! other modules register themselves when the server starts (dns, health).
+//! the query counters (lock-free blocks routing asks for, see [`query`]), the build and
+//! process metrics ([`process`]), the state gauges (pools, policies, targets: a collector
+//! control installs once the table exists), and whatever other modules register
+//! themselves when the server starts (dns, health).
 //!
 //! A leaf module: it imports nothing else from the crate, so any module may count.
 //! One [`Metrics`] value per server, shared by `Arc`; a scrape encodes the registry.
 
+pub mod process;
 pub mod query;
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
-use prometheus_client::encoding::{prometheus_text, EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    prometheus_text, DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -71,6 +77,38 @@ struct Outcome {
 
 type ByResult = Family<Outcome, Counter>;
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refusal {
+    result: &'static str,
+    /// Empty for accepted reports (an empty label is no label to Prometheus).
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Version {
+    version: &'static str,
+}
+
+/// A check id (`<zone origin>/<check name>`) as the `zone` and `check` labels: an
+/// origin holds no `/`, so the first one divides them.
+pub fn zone_and_check(id: &str) -> (&str, &str) {
+    id.split_once('/').unwrap_or(("", id))
+}
+
+/// A collector installed after the registry is built: the state gauges read the routing
+/// table, which exists only once the metrics it counts into do.
+#[derive(Debug, Default)]
+struct Late(OnceLock<Box<dyn Collector>>);
+
+impl Collector for Late {
+    fn encode(&self, encoder: DescriptorEncoder) -> std::fmt::Result {
+        match self.0.get() {
+            Some(c) => c.encode(encoder),
+            None => Ok(()),
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     /// The query counter blocks; routing takes a zone's blocks from here as it builds.
@@ -81,7 +119,10 @@ pub struct Metrics {
     rebuild: Histogram,
     last_rebuild: Gauge<f64, AtomicU64>,
     reloads: ByResult,
-    agent_reports: ByResult,
+    last_reload: Gauge<f64, AtomicU64>,
+    agent_reports: Family<Refusal, Counter>,
+    build_info: Family<Version, Gauge>,
+    state: Arc<Late>,
     alerts: ByResult,
     overrides_active: Gauge<u64, AtomicU64>,
     drills: Counter,
@@ -121,11 +162,23 @@ impl Metrics {
             rebuild: latency_histogram(),
             last_rebuild: Gauge::default(),
             reloads: by_result(&["success", "failure"]),
-            agent_reports: by_result(&["accepted", "rejected"]),
+            last_reload: Gauge::default(),
+            agent_reports: Family::default(),
+            build_info: Family::default(),
+            state: Arc::default(),
             alerts: by_result(&["sent", "failed", "dropped"]),
             overrides_active: Gauge::default(),
             drills: Counter::default(),
         };
+        m.build_info
+            .get_or_create(&Version {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        let _ = m.agent_reports.get_or_create(&Refusal {
+            result: "accepted",
+            reason: "",
+        });
         let mut registry = Registry::default();
         m.register(&mut registry);
         register(&mut registry);
@@ -136,6 +189,13 @@ impl Metrics {
     /// a full stop to help texts, so neither is written here.
     fn register(&self, r: &mut Registry) {
         r.register_collector(Box::new(self.queries.clone()));
+        r.register_collector(Box::new(self.state.clone()));
+        r.register_collector(Box::new(process::ProcessCollector));
+        r.register(
+            "switchyard_build_info",
+            "The running version: always 1",
+            self.build_info.clone(),
+        );
         r.register(
             "switchyard_answer_changes",
             "Times a policy's answer changed (failovers and failbacks)",
@@ -157,7 +217,7 @@ impl Metrics {
             self.rebuild.clone(),
         );
         r.register(
-            "switchyard_table_last_rebuild_seconds",
+            "switchyard_table_last_rebuild_duration_seconds",
             "Time the latest routing table took to build",
             self.last_rebuild.clone(),
         );
@@ -167,8 +227,13 @@ impl Metrics {
             self.reloads.clone(),
         );
         r.register(
+            "switchyard_reload_last_success_timestamp_seconds",
+            "When the zones being served were loaded (start-up or the last good reload), Unix time",
+            self.last_reload.clone(),
+        );
+        r.register(
             "switchyard_agent_reports",
-            "Probe-agent reports by result",
+            "Probe-agent reports by result, and for rejected ones the reason",
             self.agent_reports.clone(),
         );
         r.register(
@@ -214,12 +279,50 @@ impl Metrics {
     pub fn reload(&self, ok: bool) {
         let result = if ok { "success" } else { "failure" };
         self.reloads.get_or_create(&Outcome { result }).inc();
+        if ok {
+            self.zones_loaded();
+        }
     }
 
-    /// For the probe-agent ingestion endpoint: one report accepted or rejected.
-    pub fn agent_report(&self, accepted: bool) {
-        let result = if accepted { "accepted" } else { "rejected" };
-        self.agent_reports.get_or_create(&Outcome { result }).inc();
+    /// The zones being served were loaded now (at start-up, or by a good reload).
+    pub fn zones_loaded(&self) {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.last_reload.set(now.as_secs_f64());
+    }
+
+    /// Installs the collector of the state gauges (pools, policies, targets); once.
+    pub fn set_state_collector(&self, c: Box<dyn Collector>) {
+        if self.state.0.set(c).is_err() {
+            tracing::warn!("the state gauges were installed twice; the first stays");
+        }
+    }
+
+    /// Rejection reasons to show at 0 before any report is refused.
+    pub fn agent_reasons(&self, reasons: &[&'static str]) {
+        for &reason in reasons {
+            let _ = self.agent_reports.get_or_create(&Refusal {
+                result: "rejected",
+                reason,
+            });
+        }
+    }
+
+    /// For the probe-agent ingestion endpoint: one report accepted (`None`) or rejected
+    /// for a reason (a fixed word, never anything a sender chose).
+    pub fn agent_report(&self, rejected: Option<&'static str>) {
+        let labels = match rejected {
+            None => Refusal {
+                result: "accepted",
+                reason: "",
+            },
+            Some(reason) => Refusal {
+                result: "rejected",
+                reason,
+            },
+        };
+        self.agent_reports.get_or_create(&labels).inc();
     }
 
     pub fn alert_sent(&self) {
@@ -282,11 +385,14 @@ mod tests {
             "switchyard_table_rebuild_seconds_bucket{le=\"10\"} 1",
             "switchyard_table_rebuild_seconds_bucket{le=\"+Inf\"} 1",
             "switchyard_table_rebuild_seconds_count 1",
-            "switchyard_table_last_rebuild_seconds 0.003",
+            "switchyard_table_last_rebuild_duration_seconds 0.003",
+            "switchyard_build_info{version=\"0.1.0\"} 1",
+            "switchyard_agent_reports_total{result=\"accepted\",reason=\"\"} 0",
+            "# TYPE process_cpu_seconds_total counter",
+            "# TYPE process_open_fds gauge",
             "# HELP switchyard_reloads_total Zone reloads by result; a failed one changed nothing.",
             "switchyard_reloads_total{result=\"success\"} 0",
             "switchyard_reloads_total{result=\"failure\"} 1",
-            "switchyard_agent_reports_total{result=\"rejected\"} 0",
             "switchyard_alerts_total{result=\"sent\"} 1",
             "switchyard_alerts_total{result=\"dropped\"} 0",
             "switchyard_overrides_active 0",

@@ -13,7 +13,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{ProbeOutcome, ProbeReason, Prober};
-use crate::health::metrics::HealthMetrics;
+use crate::health::metrics::{CheckLabels, HealthMetrics};
 use crate::health::observation::Observation;
 use crate::zone::{CheckSpec, Target};
 
@@ -41,7 +41,7 @@ pub fn spawn_prober(
                 Err(ProbeReason::Setup(e.to_string()))
             }
         };
-        let (check, kind) = (spec.id.clone(), spec.kind.name());
+        let (check, kind) = (CheckLabels::new(&spec.id), spec.kind.name());
         let probe = move || {
             let prober = prober.clone();
             let (metrics, check) = (metrics.clone(), check.clone());
