@@ -1,41 +1,13 @@
 //! The HTTP side of `ctl`: one request at a time to the control API with the bearer
-//! token, and [`CtlError`], which says plainly what went wrong and carries the exit code.
+//! token; failures come back as [`CtlError`].
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
 
+use super::error::CtlError;
 use super::target::Target;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CtlError {
-    /// Bad arguments or local setup (server file, token file).
-    #[error("{0}")]
-    Usage(String),
-    #[error("cannot reach the control API at {base}: {why}")]
-    Unreachable { base: String, why: String },
-    #[error("the control API refused the token ({status}){hint}")]
-    Auth { status: u16, hint: String },
-    /// The server answered, and the answer is no.
-    #[error("the server said no ({status}): {message}")]
-    Refused { status: u16, message: String },
-    /// The request went through; what it asked for did not happen.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl CtlError {
-    /// The documented exit code (see [`super::EXIT_CODES`]).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CtlError::Refused { .. } | CtlError::Failed(_) => 1,
-            CtlError::Usage(_) => 2,
-            CtlError::Unreachable { .. } => 3,
-            CtlError::Auth { .. } => 4,
-        }
-    }
-}
 
 /// An answer other than 401/403: its status and JSON body.
 pub struct Reply {

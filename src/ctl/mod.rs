@@ -4,6 +4,7 @@
 //! command and [`render`] prints what came back.
 
 pub mod client;
+pub mod error;
 pub mod render;
 pub mod target;
 pub mod verbs;
@@ -148,7 +149,7 @@ pub fn main(args: CtlArgs) -> ExitCode {
     }
 }
 
-async fn run(args: CtlArgs) -> Result<(), client::CtlError> {
+async fn run(args: CtlArgs) -> Result<(), error::CtlError> {
     let target = target::Target::find(
         args.url.as_deref(),
         &args.config,

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use super::client::CtlError;
+use super::error::CtlError;
 use crate::config::server::control_section;
 #[cfg(test)]
 use crate::config::server::DEFAULT_CONTROL_LISTEN;

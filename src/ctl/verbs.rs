@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::client::{Client, CtlError};
+use super::client::Client;
+use super::error::CtlError;
 use super::{render, Change, Clear, Verb};
 
 /// How often `drill` asks for its report while it waits.
