@@ -47,7 +47,12 @@ fn the_token_is_required_and_reads_can_be_opened() {
         api.request("GET", "/v1/status", Some(TOKEN), None).status,
         200
     );
-    assert!(s.log().contains("control request without a valid token"));
+    // The log line is written as the refusal goes out: wait for it, don't race it.
+    wait_for(Duration::from_secs(5), "the refusal's log line", || {
+        s.log()
+            .contains("control request without a valid token")
+            .then_some(())
+    });
     drop(s);
 
     let l = layout(true, "");

@@ -421,7 +421,9 @@ zone:
         "knot log:\n{}",
         knot_log()
     );
-    assert!(s.log().contains("secondary notified"), "{}", s.log());
+    wait_for(Duration::from_secs(5), "the NOTIFY log line", || {
+        s.log().contains("secondary notified").then_some(())
+    });
     eprintln!("knot followed the new serial in {took:?}");
     drop(knot);
 }

@@ -340,7 +340,16 @@ fn the_guard_keeps_serving_when_one_region_suddenly_sees_everything_fail() {
         w.primaries(),
         "the guard let one region move answers"
     );
-    assert!(w.server.log().contains("PROBE REGION SUSPECTED"));
+    wait_for(
+        Duration::from_secs(5),
+        "the suspected-region log line",
+        || {
+            w.server
+                .log()
+                .contains("PROBE REGION SUSPECTED")
+                .then_some(())
+        },
+    );
 
     // Corroborated by ap-south, it was right early: trusted again, and the primaries go.
     assert_eq!(w.report("ap-south", "crafted-ap", 2, false), ACCEPTED);

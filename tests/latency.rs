@@ -128,7 +128,11 @@ fn lowest_rtt_wins_and_only_a_change_beyond_the_hysteresis_moves_it() {
         (answer(&s).as_deref() == Some(B)).then_some(())
     });
     println!("moved to b {took:?} after a slowed to 160 ms (probe interval {INTERVAL_MS} ms)");
-    assert!(s.log().contains("latency choice changed"), "{}", s.log());
+    wait_for(
+        Duration::from_secs(5),
+        "the latency-change log line",
+        || s.log().contains("latency choice changed").then_some(()),
+    );
 
     // And back when a is fast again.
     rt.block_on(a.set_mode(Mode::Slow(Duration::from_millis(5))))

@@ -73,7 +73,11 @@ fn a_drain_survives_sigkill_and_sigterm_and_one_that_expired_while_down_is_dropp
         listed[0]["expires_at"], set["expires_at"],
         "the original expiry"
     );
-    assert!(s.log().contains("override restored"), "{}", s.log());
+    wait_for(
+        Duration::from_secs(5),
+        "the restored-override log line",
+        || s.log().contains("override restored").then_some(()),
+    );
 
     s.signal("TERM");
     assert!(s.wait_exit(Duration::from_secs(15)).success());
