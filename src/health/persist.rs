@@ -87,18 +87,24 @@ pub fn save(path: &Path, snapshot: &HealthSnapshot) -> Result<(), PersistError> 
         path: path.to_path_buf(),
         source: e,
     })?;
-    let io_err = |source| PersistError::Io {
+    write_atomically(path, &bytes).map_err(|source| PersistError::Io {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// Write `bytes` to `path` so that a crash at any moment leaves either the old file or
+/// the new one, never a torn one: a temporary file beside it, fsync, rename, then fsync
+/// of the directory (the rename is durable only once the directory entry is). Every
+/// file the server keeps across restarts (health state, overrides) is written this way.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
-        let mut f = File::create(&tmp).map_err(io_err)?;
-        f.write_all(&bytes).map_err(io_err)?;
-        f.sync_all().map_err(io_err)?;
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
     }
-    fs::rename(&tmp, path).map_err(io_err)?;
-    // The rename is durable only once the directory entry is.
+    fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();

@@ -6,8 +6,8 @@
 //! Written like the health state file (health/persist.rs): `<file>.tmp`, fsync, rename,
 //! fsync the directory; a crash leaves the old file or the new one, never a torn one.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::overrides::{Override, Source};
+use crate::health::persist::write_atomically;
 use crate::routing::Forced;
 
 const VERSION: u32 = 1;
@@ -123,24 +124,10 @@ pub fn save<'a>(
         path: path.to_path_buf(),
         source: e,
     })?;
-    let io_err = |source| PersistError::Io {
+    write_atomically(path, &bytes).map_err(|source| PersistError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = File::create(&tmp).map_err(io_err)?;
-        f.write_all(&bytes).map_err(io_err)?;
-        f.sync_all().map_err(io_err)?;
-    }
-    fs::rename(&tmp, path).map_err(io_err)?;
-    // The rename is durable only once the directory entry is.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    })
 }
 
 /// Read an overrides file; a missing one is `Ok(vec![])`: nothing was in force.
