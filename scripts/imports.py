@@ -126,7 +126,7 @@ def main():
     for rel, text in list(files.items()):
         here = os.path.dirname(rel)
         base = here if rel.endswith("mod.rs") or rel == "lib.rs" else rel[:-3]
-        for name in re.findall(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*mod\s+(\w+)\s*;", text):
+        for name in re.findall(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([\w:]+\))?\s+)?mod\s+(\w+)\s*;", text):
             for cand in (f"{base}/{name}.rs", f"{base}/{name}/mod.rs"):
                 files.pop(os.path.normpath(cand), None)
     # main.rs is the binary: it uses the library by its crate name, and nothing imports it.

@@ -19,6 +19,8 @@ pub mod observation;
 pub mod persist;
 pub mod probe;
 pub mod snapshot;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod view;
 
 pub use decide::{DecisionConfig, TargetState, Vantage};

@@ -143,41 +143,12 @@ fn jittered(interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::{CheckKind, HttpCheck, StartupState};
+    use crate::health::testing::{http_spec, target};
     use std::collections::HashMap;
     use std::net::{IpAddr, Ipv4Addr};
     use tokio::time::timeout;
 
     const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-    fn http_spec(port: u16, interval_ms: u64, fall: u32, rise: u32) -> Arc<CheckSpec> {
-        Arc::new(CheckSpec {
-            id: "test.example./web".into(),
-            kind: CheckKind::Http(HttpCheck {
-                host: None,
-                path: "/health".into(),
-                expect_status: 200..=299,
-                body_contains: None,
-                tls_verify: true,
-                tls_ca: None,
-            }),
-            port,
-            interval: Duration::from_millis(interval_ms),
-            timeout: Duration::from_millis(1000),
-            fall,
-            rise,
-            startup: StartupState::Down,
-            quorum: crate::zone::Quorum::Majority,
-            hold_down: Duration::ZERO,
-        })
-    }
-
-    fn target(addr: IpAddr, spec: &CheckSpec) -> Target {
-        Target {
-            check: spec.id.clone(),
-            addr,
-        }
-    }
 
     #[tokio::test(start_paused = true)]
     async fn probes_start_at_once_then_at_a_random_phase_then_follow_the_interval_with_jitter() {
