@@ -196,38 +196,7 @@ const PRIMARY: &str = "127.0.0.51";
 const SECONDARY: &str = "127.0.0.52";
 
 fn zone(port: u16) -> String {
-    format!(
-        r#"[zone]
-origin = "metrics.test."
-nameservers = ["ns1.metrics.test."]
-soa = {{ mname = "ns1.metrics.test.", rname = "hostmaster.metrics.test." }}
-
-[checks.web]
-kind = "http"
-port = {port}
-path = "/health"
-interval = "200ms"
-timeout = "150ms"
-fall = 2
-rise = 1
-
-[pools.primary]
-region = "us-east"
-addresses = ["{PRIMARY}"]
-check = "web"
-
-[pools.secondary]
-region = "eu-west"
-addresses = ["{SECONDARY}"]
-check = "web"
-
-[[policies]]
-name = "api"
-policy = "failover"
-ttl = 5
-pools = ["primary", "secondary"]
-"#
-    )
+    common::failover_zone("metrics.test.", port, PRIMARY, SECONDARY)
 }
 
 fn scrape(api: &control::Api) -> Vec<Sample> {

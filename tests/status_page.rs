@@ -16,38 +16,7 @@ const PRIMARY: &str = "127.0.0.41";
 const SECONDARY: &str = "127.0.0.42";
 
 fn zone(port: u16) -> String {
-    format!(
-        r#"[zone]
-origin = "page.test."
-nameservers = ["ns1.page.test."]
-soa = {{ mname = "ns1.page.test.", rname = "hostmaster.page.test." }}
-
-[checks.web]
-kind = "http"
-port = {port}
-path = "/health"
-interval = "200ms"
-timeout = "150ms"
-fall = 2
-rise = 1
-
-[pools.primary]
-region = "us-east"
-addresses = ["{PRIMARY}"]
-check = "web"
-
-[pools.secondary]
-region = "eu-west"
-addresses = ["{SECONDARY}"]
-check = "web"
-
-[[policies]]
-name = "api"
-policy = "failover"
-ttl = 5
-pools = ["primary", "secondary"]
-"#
-    )
+    common::failover_zone("page.test.", port, PRIMARY, SECONDARY)
 }
 
 /// What the page shows for a pool: its data-state and the words on its label.

@@ -269,6 +269,44 @@ impl Dig {
         v
     }
 }
+/// A zone with one failover policy `api` over pools `primary` (us-east) and `secondary`
+/// (eu-west), both checked by one fast HTTP check on `port` (200 ms interval, fall 2,
+/// rise 1): what tests that fail a backend and watch the answer, a page or a metric move
+/// start from.
+pub fn failover_zone(origin: &str, port: u16, primary: &str, secondary: &str) -> String {
+    format!(
+        r#"[zone]
+origin = "{origin}"
+nameservers = ["ns1.{origin}"]
+soa = {{ mname = "ns1.{origin}", rname = "hostmaster.{origin}" }}
+
+[checks.web]
+kind = "http"
+port = {port}
+path = "/health"
+interval = "200ms"
+timeout = "150ms"
+fall = 2
+rise = 1
+
+[pools.primary]
+region = "us-east"
+addresses = ["{primary}"]
+check = "web"
+
+[pools.secondary]
+region = "eu-west"
+addresses = ["{secondary}"]
+check = "web"
+
+[[policies]]
+name = "api"
+policy = "failover"
+ttl = 5
+pools = ["primary", "secondary"]
+"#
+    )
+}
 
 pub fn dig(addr: SocketAddr, args: &str) -> Dig {
     let out = Command::new("dig")
