@@ -56,31 +56,30 @@ fn answers_neither(addr: SocketAddr) -> bool {
         .all(|t| dig(addr, &format!("{t} host.example.test A")).status() == "NO-REPLY")
 }
 
+/// A server with the host zone listening on `listen(port)`, for one free port.
+fn serve_listening(listen: impl Fn(u16) -> String) -> (Server, u16) {
+    let p = free_port();
+    let l = layout(&listen(p), "");
+    l.zone("example.test.toml", common::HOST_ZONE);
+    (l.serve(), p)
+}
+
 #[test]
 fn every_listen_address_answers_udp_and_tcp() {
     // IPv4 and IPv6 loopback, each its own address.
-    let p = free_port();
-    let l = layout(&format!("\"127.0.0.1:{p}\", \"[::1]:{p}\""), "");
-    l.zone("example.test.toml", common::HOST_ZONE);
-    let s = l.serve();
+    let (s, p) = serve_listening(|p| format!("\"127.0.0.1:{p}\", \"[::1]:{p}\""));
     assert!(answers_both(at("127.0.0.1", p)), "{}", s.log());
     assert!(answers_both(at("::1", p)), "{}", s.log());
     drop(s);
 
     // The README's line: both wildcards on one port.
-    let p = free_port();
-    let l = layout(&format!("\"0.0.0.0:{p}\", \"[::]:{p}\""), "");
-    l.zone("example.test.toml", common::HOST_ZONE);
-    let s = l.serve();
+    let (s, p) = serve_listening(|p| format!("\"0.0.0.0:{p}\", \"[::]:{p}\""));
     assert!(answers_both(at("127.0.0.1", p)), "{}", s.log());
     assert!(answers_both(at("::1", p)), "{}", s.log());
     drop(s);
 
     // `[::]` alone is IPv6 only, on UDP and TCP alike.
-    let p = free_port();
-    let l = layout(&format!("\"[::]:{p}\""), "");
-    l.zone("example.test.toml", common::HOST_ZONE);
-    let s = l.serve();
+    let (s, p) = serve_listening(|p| format!("\"[::]:{p}\""));
     assert!(answers_both(at("::1", p)), "{}", s.log());
     assert!(answers_neither(at("127.0.0.1", p)), "{}", s.log());
 }
