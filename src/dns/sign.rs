@@ -170,7 +170,7 @@ fn delegation<'t>(table: &'t RoutingTable, client: &Client, lookup: &mut Lookup<
         return;
     };
     if let Some(ds) = table.rrset_at(&cut, RecordType::DS) {
-        if let Some(rrset) = Rrset::from_records(ds) {
+        if let Some(rrset) = Rrset::from_records(&ds) {
             push_signed(signer, rrset, Some(&cut), &mut lookup.authority);
         }
         return;
@@ -181,8 +181,8 @@ fn delegation<'t>(table: &'t RoutingTable, client: &Client, lookup: &mut Lookup<
     };
     let ttl = table
         .rrset_at(&cut, RecordType::NS)
-        .and_then(|ns| ns.first())
-        .map_or(3600, |r| r.ttl);
+        .and_then(|ns| ns.first().map(|r| r.ttl))
+        .unwrap_or(3600);
     push_signed(
         signer,
         denial::deny(&cut, Some(&types), ttl),

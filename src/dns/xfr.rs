@@ -48,17 +48,19 @@ pub fn axfr(table: &RoutingTable, message: &Message, src: IpAddr, frames: &mut V
     }
 
     let soa = &zone.soa;
-    let records = std::iter::once(soa)
+    // Decoded a message's worth at a time: the store holds wire data, not `Record`s.
+    let records = std::iter::once(soa.clone())
         .chain(
             zone.records
                 .iter()
-                .filter(|r| r.record_type() != RecordType::SOA),
+                .filter(|r| r.rtype() != RecordType::SOA)
+                .map(|r| r.to_record()),
         )
         .chain(policies.policies.iter().flat_map(|p| {
             let a = p.summary();
-            a.a.iter().chain(a.aaaa.iter())
+            a.a.iter().chain(a.aaaa.iter()).cloned().collect::<Vec<_>>()
         }))
-        .chain(std::iter::once(soa));
+        .chain(std::iter::once(soa.clone()));
 
     let mut metadata = Metadata::new(message.metadata.id, MessageType::Response, OpCode::Query);
     metadata.authoritative = true;
@@ -72,12 +74,12 @@ pub fn axfr(table: &RoutingTable, message: &Message, src: IpAddr, frames: &mut V
     });
 
     let start = frames.len();
-    let mut batch: Vec<&Record> = Vec::new();
+    let mut batch: Vec<Record> = Vec::new();
     let mut size = 0;
     let mut sent = (0usize, 0usize);
     let mut first = true;
     for r in records {
-        let len = uncompressed_len(r);
+        let len = uncompressed_len(&r);
         if !batch.is_empty() && size + len > RECORD_BUDGET {
             let q = first.then_some(question);
             if !emit(&metadata, q, &batch, edns.as_ref(), frames) {
@@ -118,7 +120,7 @@ fn uncompressed_len(r: &Record) -> usize {
 fn emit(
     metadata: &Metadata,
     question: Option<&hickory_proto::op::Query>,
-    answers: &[&Record],
+    answers: &[Record],
     edns: Option<&Edns>,
     frames: &mut Vec<u8>,
 ) -> bool {
@@ -130,7 +132,7 @@ fn emit(
         emit_message_parts(
             metadata,
             &mut question.into_iter(),
-            &mut answers.iter().copied(),
+            &mut answers.iter(),
             &mut std::iter::empty::<&Record>(),
             &mut std::iter::empty::<&Record>(),
             edns,

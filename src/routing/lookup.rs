@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::names::{NameEntry, Names, Negative, ZoneNames};
+use super::names::{NameEntry, Names, Negative, RrSet, ZoneNames};
 use super::{key, RoutingTable, ZoneTable};
 use crate::metrics::query::QueryCounters;
 use crate::policy::Client;
@@ -117,11 +117,17 @@ impl ZoneNames {
         if let Some(node) = self.nodes.get(k) {
             for t in [RecordType::A, RecordType::AAAA] {
                 if let Some(set) = self.rrset(node, t) {
-                    out.extend(set.iter().map(Cow::Borrowed));
+                    out.extend(set.records().into_iter().map(Cow::Owned));
                 }
             }
         }
     }
+}
+
+/// Put `set` in `out` under the owner name the question used (or a CNAME target's),
+/// decoded from the store.
+fn push_set_as<'t>(out: &mut Vec<Rec<'t>>, set: RrSet<'t>, owner: &Name) {
+    out.extend(set.records_as(owner).into_iter().map(Cow::Owned));
 }
 
 /// Put `records` in `out` under the owner name the question used: borrowed when the
@@ -231,12 +237,13 @@ struct At<'t, 'o> {
 fn refer<'t>(zone: &'t ZoneNames, cut: &'t NameEntry, out: &mut Lookup<'t>) {
     out.authoritative = false;
     if let Some(ns) = zone.rrset(cut, RecordType::NS) {
-        out.authority.extend(ns.iter().map(Cow::Borrowed));
-        for r in ns {
+        let ns = ns.records();
+        for r in &ns {
             if let RData::NS(target) = &r.data {
                 zone.addresses_of(&target.0, &mut out.additional);
             }
         }
+        out.authority.extend(ns.into_iter().map(Cow::Owned));
     }
 }
 
@@ -327,15 +334,15 @@ fn answer_policy<'t>(
 /// Answer from the static RRsets at `at`. Returns the CNAME target when the chain goes
 /// on; `None` when the lookup is complete (an answer, or NODATA).
 fn answer_static<'t>(at: &At<'t, '_>, qtype: RecordType, out: &mut Lookup<'t>) -> Option<Name> {
-    let (zone, entry, owner, synthesized) = (at.zone, at.entry, at.owner, at.synthesized);
+    let (zone, entry, owner) = (at.zone, at.entry, at.owner);
     if let Some(set) = zone.rrset(entry, qtype) {
-        push_as(&mut out.answers, set, owner, synthesized);
+        push_set_as(&mut out.answers, set, owner);
         return None;
     }
     if qtype == RecordType::ANY {
         if let Some(set) = zone.first_rrset(entry) {
             // RFC 8482: answer ANY with one RRset rather than everything.
-            push_as(&mut out.answers, set, owner, synthesized);
+            push_set_as(&mut out.answers, set, owner);
             return None;
         }
     }
@@ -344,11 +351,13 @@ fn answer_static<'t>(at: &At<'t, '_>, qtype: RecordType, out: &mut Lookup<'t>) -
         if qtype == RecordType::CNAME {
             return None;
         }
-        push_as(&mut out.answers, set, owner, synthesized);
-        match &set[0].data {
-            RData::CNAME(c) => Some(c.0.clone()),
+        let records = set.records_as(owner);
+        let target = match records.first().map(|r| &r.data) {
+            Some(RData::CNAME(c)) => Some(c.0.clone()),
             _ => None,
-        }
+        };
+        out.answers.extend(records.into_iter().map(Cow::Owned));
+        target
     });
     if cname_target.is_none() {
         // NODATA: the name exists (possibly as an empty non-terminal).

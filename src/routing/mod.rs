@@ -16,6 +16,7 @@ mod env;
 pub mod key;
 mod lookup;
 mod names;
+mod nodes;
 pub mod overlay;
 mod prepare;
 mod published;

@@ -18,7 +18,7 @@ use hickory_proto::serialize::binary::BinEncoder;
 
 use super::key;
 use super::lookup::{general, Lookup};
-use super::names::{Names, Negative, Prepared, Stored, ZoneNames, HEADER_LEN};
+use super::names::{Names, Negative, Prepared, RrSet, Stored, ZoneNames, HEADER_LEN};
 use crate::policy::Client;
 
 /// Prepared replies larger than this are not kept: they would not fit a UDP reply
@@ -132,25 +132,19 @@ fn prepare_one(names: &Names, k: &[u8], qtype: RecordType) -> Option<Prepared> {
 /// no policy): the records under a pointer to the question, no other section. Written
 /// directly rather than through the lookup and encoder, which cost most of a big
 /// zone's build; debug builds (the tests) check it against `prepare_one` every time.
-fn prepare_addresses(set: &[Record], qlen: usize) -> Option<Prepared> {
+fn prepare_addresses(set: RrSet<'_>, qlen: usize) -> Option<Prepared> {
     let mut body = Vec::with_capacity(set.len() * 28);
-    for r in set {
+    let rtype = u16::from(set.rtype());
+    if !matches!(set.rtype(), RecordType::A | RecordType::AAAA) {
+        return None;
+    }
+    for r in set.iter() {
         body.extend_from_slice(&[0xC0, HEADER_LEN as u8]);
-        match &r.data {
-            RData::A(a) => {
-                body.extend_from_slice(&[0, 1, 0, 1]);
-                body.extend_from_slice(&r.ttl.to_be_bytes());
-                body.extend_from_slice(&[0, 4]);
-                body.extend_from_slice(&a.0.octets());
-            }
-            RData::AAAA(a) => {
-                body.extend_from_slice(&[0, 28, 0, 1]);
-                body.extend_from_slice(&r.ttl.to_be_bytes());
-                body.extend_from_slice(&[0, 16]);
-                body.extend_from_slice(&a.0.octets());
-            }
-            _ => return None,
-        }
+        body.extend_from_slice(&rtype.to_be_bytes());
+        body.extend_from_slice(&[0, 1]);
+        body.extend_from_slice(&set.ttl().to_be_bytes());
+        body.extend_from_slice(&(r.rdata().len() as u16).to_be_bytes());
+        body.extend_from_slice(r.rdata());
     }
     if HEADER_LEN + qlen + 4 + body.len() > MAX_PREPARED {
         return None;

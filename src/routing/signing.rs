@@ -88,12 +88,12 @@ impl RoutingTable {
     }
 
     /// The static RRset of `rtype` at `name`, exactly (no wildcard).
-    pub fn rrset_at(&self, name: &Name, rtype: RecordType) -> Option<&[Record]> {
+    pub fn rrset_at(&self, name: &Name, rtype: RecordType) -> Option<Vec<Record>> {
         let mut buf = key::new_buf();
         let k = key::of(name, &mut buf)?;
         let zi = self.names.zone_for(k)?;
         let zone = &self.names.zones[zi];
-        zone.rrset(zone.nodes.get(k)?, rtype)
+        Some(zone.rrset(zone.nodes.get(k)?, rtype)?.records())
     }
 }
 

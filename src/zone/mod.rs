@@ -14,6 +14,7 @@ use hickory_proto::rr::{Name, Record};
 
 pub mod budget;
 pub mod resolvers;
+pub mod store;
 use crate::dnssec::KeySet;
 use crate::geo::{Continent, Coord, Country, Override};
 
@@ -60,7 +61,7 @@ pub struct Zone {
     pub file: PathBuf,
     pub soa: Record,
     /// Every static record, apex SOA and NS included, owner names fully qualified.
-    pub records: Vec<Record>,
+    pub records: store::RecordStore,
     pub pools: BTreeMap<Arc<str>, Pool>,
     /// Keyed by the check's name inside this zone file.
     pub checks: BTreeMap<Arc<str>, Arc<CheckSpec>>,

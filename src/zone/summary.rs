@@ -12,7 +12,7 @@ pub fn summarize(zones: &ZoneSet) -> String {
         let statics = z
             .records
             .iter()
-            .filter(|r| !matches!(r.record_type(), RecordType::SOA))
+            .filter(|r| !matches!(r.rtype(), RecordType::SOA))
             .count();
         let _ = writeln!(s, "zone {} ({})", z.origin, z.file.display());
         let _ = writeln!(s, "  static records: {statics}");

@@ -132,6 +132,7 @@ pub(super) fn apex_ns(
     origin: &Name,
     default_ttl: u32,
     records: &mut Vec<Record>,
+    file_has_apex_ns: bool,
 ) {
     for ns in &header.nameservers {
         if let Some(target) = rdata_name(cx, ns, origin) {
@@ -142,9 +143,10 @@ pub(super) fn apex_ns(
             ));
         }
     }
-    if !records
-        .iter()
-        .any(|r| r.record_type() == RecordType::NS && r.name == *origin)
+    if !file_has_apex_ns
+        && !records
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS && r.name == *origin)
     {
         cx.err::<()>(
             header_span,

@@ -14,6 +14,7 @@ mod overrides;
 mod policies;
 mod pools;
 mod records;
+mod records_file;
 
 use std::path::Path;
 
@@ -62,8 +63,9 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
         &origin,
         default_ttl,
         &mut statics.records,
+        statics.file.apex_ns,
     );
-    records::check_cname_exclusive(cx, &statics.records, &statics.defined_at, header_span);
+    records::check_cname_exclusive(cx, &statics, header_span.clone());
     let checks = checks::checks(cx, &origin, &raw.checks);
     let pools = pools::pools(cx, &raw.pools, &checks);
     let policies = policies::policies(cx, &raw.policies, &origin, &statics, &pools);
@@ -73,11 +75,12 @@ fn build(cx: &mut Ctx<'_>, file: &Path, raw: zonefile::ZoneFile) -> Option<Zone>
     policies::check_budgets(cx, file, &policies, &pools, &checks);
     let dnssec = dnssec::keys(cx, file, raw.dnssec.as_ref(), &origin);
     let signature_validity = dnssec::validity(cx, raw.dnssec.as_ref());
+    let records = statics.into_store(cx, header_span);
     Some(Zone {
         origin,
         file: file.to_path_buf(),
         soa,
-        records: statics.records,
+        records,
         pools,
         checks,
         policies,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use hickory_proto::rr::{LowerName, Name, RecordType};
+use hickory_proto::rr::{LowerName, Name};
 
 use super::super::error::ConfigError;
 use super::super::zonefile::{self, S};
@@ -27,12 +27,7 @@ pub(super) fn policies(
     statics: &Statics,
     pools: &BTreeMap<Arc<str>, Pool>,
 ) -> Vec<Policy> {
-    let delegations: Vec<Name> = statics
-        .records
-        .iter()
-        .filter(|r| r.record_type() == RecordType::NS && r.name != *origin)
-        .map(|r| r.name.clone())
-        .collect();
+    let delegations: Vec<Name> = statics.delegations(origin);
     let mut policies = Vec::new();
     let mut policy_names: HashMap<LowerName, usize> = HashMap::new();
     // Every label first: a member may name a policy defined further down the file.
@@ -93,7 +88,7 @@ fn name_is_free(
         );
         return false;
     }
-    if statics.file_names.contains(&key) {
+    if statics.file_has(name) {
         cx.err::<()>(
             e.name.span(),
             format!("policy name {name} collides with static records in records_file"),

@@ -7,20 +7,56 @@ use std::path::Path;
 use std::str::FromStr;
 
 use hickory_proto::rr::rdata::{CNAME, NS, TXT};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::super::masterfile;
 use super::super::zonefile::{self, OneOrMany, S};
 use super::ctx::{owner_name, rdata_name, ttl, Ctx, MAX_TTL};
+use super::records_file::{self, FileRecords};
+use crate::zone::store::{self, RecordStore};
 
 /// The zone's static records, and where their names come from: what policy names are
 /// checked against.
 pub(super) struct Statics {
+    /// The `[[records]]` entries, the header's apex records, and the file's SOA: few.
     pub(super) records: Vec<Record>,
     /// Where each `[[records]]` owner name was defined, for duplicate and collision messages.
     pub(super) defined_at: HashMap<LowerName, std::ops::Range<usize>>,
-    /// Owner names from `records_file`.
-    pub(super) file_names: HashSet<LowerName>,
+    /// The master file's records, in wire form.
+    pub(super) file: FileRecords,
+}
+
+impl Statics {
+    /// Every NS owner below the apex, from both sources.
+    pub(super) fn delegations(&self, origin: &Name) -> Vec<Name> {
+        let mut out = self.file.delegations.clone();
+        for r in &self.records {
+            if r.record_type() == RecordType::NS && r.name != *origin && !out.contains(&r.name) {
+                out.push(r.name.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether the master file holds data at `name`.
+    pub(super) fn file_has(&self, name: &Name) -> bool {
+        let mut wire = Vec::new();
+        store::encode_name(name, &mut wire).is_ok() && self.file.store.has_owner(&wire)
+    }
+
+    /// One store for the zone: the file's records, then the rest.
+    pub(super) fn into_store(self, cx: &mut Ctx<'_>, span: std::ops::Range<usize>) -> RecordStore {
+        let mut all = self.file.store;
+        for r in &self.records {
+            if let Err(e) = all.push(r) {
+                cx.err::<()>(
+                    span.clone(),
+                    format!("record {} cannot be stored: {e}", r.name),
+                );
+            }
+        }
+        all.shrink_to_fit();
+        all
+    }
 }
 
 /// Static records: the master file first, then the TOML entries on top.
@@ -32,50 +68,17 @@ pub(super) fn statics(
     origin: &Name,
     default_ttl: u32,
 ) -> Statics {
-    let mut records = match &header.records_file {
-        Some(rf) => records_file(cx, file, rf, origin),
-        None => Vec::new(),
+    let mut file_records = match &header.records_file {
+        Some(rf) => records_file::load(cx, file, rf, origin),
+        None => FileRecords::default(),
     };
-    let file_names: HashSet<LowerName> = records.iter().map(|r| LowerName::new(&r.name)).collect();
+    let mut records = std::mem::take(&mut file_records.soas);
     let defined_at = entries(cx, raw, origin, default_ttl, &mut records);
     Statics {
         records,
         defined_at,
-        file_names,
+        file: file_records,
     }
-}
-
-/// The records of the master file, each inside the zone and of class IN.
-fn records_file(cx: &mut Ctx<'_>, file: &Path, rf: &S<String>, origin: &Name) -> Vec<Record> {
-    let mut records = Vec::new();
-    let path = file.parent().unwrap_or(Path::new(".")).join(rf.get_ref());
-    match masterfile::load(&path, origin) {
-        Ok(loaded) => {
-            for r in loaded {
-                if !origin.zone_of(&r.name) {
-                    cx.err::<()>(
-                        rf.span(),
-                        format!(
-                            "{}: record {} is outside zone {origin}",
-                            path.display(),
-                            r.name
-                        ),
-                    );
-                } else if r.dns_class != DNSClass::IN {
-                    cx.err::<()>(
-                        rf.span(),
-                        format!("{}: {} is not class IN", path.display(), r.name),
-                    );
-                } else {
-                    records.push(r);
-                }
-            }
-        }
-        Err(e) => {
-            cx.err::<()>(rf.span(), format!("records_file: {e}"));
-        }
-    }
-    records
 }
 
 /// The `[[records]]` entries, one per owner name; returns where each name was defined.
@@ -245,19 +248,33 @@ fn complete_names(data: RData, origin: &Name) -> RData {
 
 pub(super) fn check_cname_exclusive(
     cx: &mut Ctx<'_>,
-    records: &[Record],
-    defined_at: &HashMap<LowerName, std::ops::Range<usize>>,
+    statics: &Statics,
     fallback: std::ops::Range<usize>,
 ) {
+    let (records, file) = (&statics.records, &statics.file);
     // Only names that hold a CNAME can break the rule: look at those alone (a zone
-    // may have 100,000 other names).
-    let cnames: HashSet<LowerName> = records
+    // may have millions of other names).
+    let mut cnames: HashSet<LowerName> = records
         .iter()
         .filter(|r| r.record_type() == RecordType::CNAME)
         .map(|r| LowerName::new(&r.name))
         .collect();
+    let mut owners: HashMap<u32, LowerName> = HashMap::new();
+    for &id in &file.cname_owners {
+        let name = LowerName::new(&store::name_of(file.store.owner_by_id(id)));
+        cnames.insert(name.clone());
+        owners.insert(id, name);
+    }
     if cnames.is_empty() {
         return;
+    }
+    for name in &cnames {
+        let mut wire = Vec::new();
+        if store::encode_name(&Name::from(name.clone()), &mut wire).is_ok() {
+            if let Some(id) = file.store.owner_id(&wire) {
+                owners.insert(id, name.clone());
+            }
+        }
     }
     let mut types: BTreeMap<LowerName, HashSet<RecordType>> = BTreeMap::new();
     for r in records {
@@ -266,9 +283,18 @@ pub(super) fn check_cname_exclusive(
             types.entry(name).or_default().insert(r.record_type());
         }
     }
+    for r in file.store.iter() {
+        if let Some(name) = owners.get(&r.owner_id()) {
+            types.entry(name.clone()).or_default().insert(r.rtype());
+        }
+    }
     for (name, set) in types {
         if set.contains(&RecordType::CNAME) && set.len() > 1 {
-            let span = defined_at.get(&name).cloned().unwrap_or(fallback.clone());
+            let span = statics
+                .defined_at
+                .get(&name)
+                .cloned()
+                .unwrap_or(fallback.clone());
             cx.err::<()>(span, format!("CNAME at {name} beside other data (from records_file and [[records]] together)"));
         }
     }
@@ -311,15 +337,14 @@ mod tests {
         let z = zone(&format!(
             "{HEAD}\n[[records]]\nname = \"mail\"\nMX = \"10 mx\"\nTXT = \"{long}\"\nttl = 60\n"
         ));
-        let mx = z
-            .records
+        let all = z.records.to_records();
+        let mx = all
             .iter()
             .find(|r| r.record_type() == RecordType::MX)
             .unwrap();
         assert_eq!(mx.ttl, 60);
         assert_eq!(mx.data.to_string(), "10 mx.t.test.");
-        let txt = z
-            .records
+        let txt = all
             .iter()
             .find(|r| r.record_type() == RecordType::TXT)
             .unwrap();
