@@ -247,6 +247,7 @@ pub fn answer(
     match a.body {
         Body::Bytes(b) => out.extend_from_slice(b),
         Body::Negative(n) => n.write(key_len, out)?,
+        Body::Addresses(a) => a.write(out),
     }
 
     // RFC 6891 §6.2.5: below 512 counts as 512; without EDNS the limit is 512.

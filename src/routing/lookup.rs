@@ -373,6 +373,61 @@ fn answer_static<'t>(at: &At<'t, '_>, qtype: RecordType, out: &mut Lookup<'t>) -
 pub enum Body<'t> {
     Bytes(&'t [u8]),
     Negative(&'t Negative),
+    /// A static A or AAAA RRset, written from the store under a pointer to the question.
+    Addresses(Addresses<'t>),
+}
+
+/// A static address RRset as the fast path writes it: nothing is prepared for these
+/// (a big zone is mostly them, and the bytes cost less to write than to keep).
+#[derive(Clone, Copy)]
+pub struct Addresses<'t>(RrSet<'t>);
+
+impl std::fmt::Debug for Addresses<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Addresses({} records)", self.0.len())
+    }
+}
+
+impl Addresses<'_> {
+    /// Append the answer section: each record as `prepare_one` would encode it.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let set = self.0;
+        let rtype = u16::from(set.rtype()).to_be_bytes();
+        let ttl = set.ttl().to_be_bytes();
+        for r in set.iter() {
+            let data = r.rdata();
+            out.extend_from_slice(&[0xC0, super::names::HEADER_LEN as u8]);
+            out.extend_from_slice(&rtype);
+            out.extend_from_slice(&[0, 1]);
+            out.extend_from_slice(&ttl);
+            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// Records `write` appends.
+    pub fn count(&self) -> u16 {
+        self.0.len() as u16
+    }
+
+    /// Octets `write` appends.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|r| 12 + r.rdata().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+}
+
+/// The fast-path body for a static A or AAAA RRset of at most `max` octets.
+pub(super) fn addresses(set: RrSet<'_>, max: usize) -> Option<Addresses<'_>> {
+    if !matches!(set.rtype(), RecordType::A | RecordType::AAAA) || set.len() > usize::from(u16::MAX)
+    {
+        return None;
+    }
+    let a = Addresses(set);
+    (a.len() <= max).then_some(a)
 }
 
 /// A reply found without allocating.
@@ -447,6 +502,21 @@ impl RoutingTable {
                 case_free: true,
                 counters: policy_counters,
             });
+        }
+        if matches!(qtype, RecordType::A | RecordType::AAAA) {
+            if let Some(a) = zone
+                .rrset(node, qtype)
+                .and_then(|set| addresses(set, super::prepare::MAX_BODY))
+            {
+                return Some(FastAnswer {
+                    flags: flags(true, ResponseCode::NoError),
+                    counts: [a.count(), 0, 0],
+                    body: Body::Addresses(a),
+                    scope: None,
+                    case_free: true,
+                    counters: static_counters,
+                });
+            }
         }
         if let Some((p, body)) = zone.prepared(node, qtype) {
             return Some(FastAnswer {

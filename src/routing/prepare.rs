@@ -17,13 +17,17 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
 
 use super::key;
-use super::lookup::{general, Lookup};
-use super::names::{Names, Negative, Prepared, RrSet, Stored, ZoneNames, HEADER_LEN};
+use super::lookup::{addresses, general, Lookup};
+use super::names::{Names, Negative, Prepared, Stored, ZoneNames, HEADER_LEN};
 use crate::policy::Client;
 
 /// Prepared replies larger than this are not kept: they would not fit a UDP reply
 /// (at most 1232 bytes), and the general path truncates them anyway.
 const MAX_PREPARED: usize = 1232;
+
+/// The most a reply body after the question may hold to be answered by the fast path:
+/// what a question of one octet (the root) leaves of `MAX_PREPARED`.
+pub(super) const MAX_BODY: usize = MAX_PREPARED - HEADER_LEN - 1 - 4;
 
 /// A client for building static answers, which never depend on who asks.
 pub(super) const NOBODY: Client = Client {
@@ -128,33 +132,22 @@ fn prepare_one(names: &Names, k: &[u8], qtype: RecordType) -> Option<Prepared> {
     Some(p)
 }
 
-/// The reply to an A or AAAA question at a name that holds that RRset (not occluded,
-/// no policy): the records under a pointer to the question, no other section. Written
-/// directly rather than through the lookup and encoder, which cost most of a big
-/// zone's build; debug builds (the tests) check it against `prepare_one` every time.
-fn prepare_addresses(set: RrSet<'_>, qlen: usize) -> Option<Prepared> {
-    let mut body = Vec::with_capacity(set.len() * 28);
-    let rtype = u16::from(set.rtype());
-    if !matches!(set.rtype(), RecordType::A | RecordType::AAAA) {
-        return None;
-    }
-    for r in set.iter() {
-        body.extend_from_slice(&[0xC0, HEADER_LEN as u8]);
-        body.extend_from_slice(&rtype.to_be_bytes());
-        body.extend_from_slice(&[0, 1]);
-        body.extend_from_slice(&set.ttl().to_be_bytes());
-        body.extend_from_slice(&(r.rdata().len() as u16).to_be_bytes());
-        body.extend_from_slice(r.rdata());
-    }
-    if HEADER_LEN + qlen + 4 + body.len() > MAX_PREPARED {
-        return None;
-    }
-    Some(Prepared {
-        flags: [0x84, 0x00],
-        counts: [u16::try_from(set.len()).ok()?, 0, 0],
-        body: body.into(),
-        case_free: true,
-    })
+/// The fast path's address answer equals what the general path encodes, whenever the
+/// general path's fits a prepared reply.
+#[cfg(debug_assertions)]
+fn check_addresses(names: &Names, k: &[u8], t: RecordType, a: super::lookup::Addresses<'_>) {
+    let Some(p) = prepare_one(names, k, t) else {
+        // Too big for a prepared reply at this question's length: the UDP writer's own
+        // size check sends such a reply to the general path.
+        return;
+    };
+    let mut body = Vec::new();
+    a.write(&mut body);
+    assert_eq!(
+        (p.flags, p.counts, &*p.body, p.case_free),
+        ([0x84, 0], [a.count(), 0, 0], &body[..], true),
+        "the fast path's address answer and the encoder's differ"
+    );
 }
 
 /// The zone's negative reply, with the pointers that move with the question's length.
@@ -254,22 +247,19 @@ pub(super) fn prepare(names: &mut Names) {
             let start = table.len();
             if !node.occluded && node.policy.is_none() {
                 for t in zone.types(node) {
-                    let direct = match t {
-                        RecordType::A | RecordType::AAAA => zone
-                            .rrset(node, t)
-                            .and_then(|set| prepare_addresses(set, k.len())),
-                        _ => None,
-                    };
-                    #[cfg(debug_assertions)]
-                    if let Some(d) = &direct {
-                        let p = prepare_one(names, k, t).expect("the general path prepares it too");
-                        assert_eq!(
-                            (d.flags, d.counts, &d.body, d.case_free),
-                            (p.flags, p.counts, &p.body, p.case_free),
-                            "prepared directly and through the encoder differ"
-                        );
+                    // Unsigned address sets are written by the fast path from the store
+                    // at query time; debug builds (the tests) hold that to the encoder's
+                    // bytes here. Signed zones prepare them, for their signed twins.
+                    let direct = zone.rrset(node, t).and_then(|s| addresses(s, MAX_BODY));
+                    if let Some(a) = direct {
+                        #[cfg(debug_assertions)]
+                        check_addresses(names, k, t, a);
+                        if zone.signer.is_none() {
+                            let _ = a;
+                            continue;
+                        }
                     }
-                    let Some(p) = direct.or_else(|| prepare_one(names, k, t)) else {
+                    let Some(p) = prepare_one(names, k, t) else {
                         continue;
                     };
                     let (Ok(at), Ok(len)) =
