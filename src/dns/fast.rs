@@ -335,6 +335,18 @@ name = "*.wild"
 A = ["192.0.2.99"]
 
 [[records]]
+name = "*.cn"
+CNAME = "host"
+
+[[records]]
+name = "towild"
+CNAME = "x.wild"
+
+[[records]]
+name = "away"
+CNAME = "elsewhere.example.net."
+
+[[records]]
 name = "child"
 NS = ["ns.child"]
 
@@ -379,6 +391,10 @@ PTR = ["mail"]
 [[records]]
 name = "alias"
 CNAME = "mail.plain.test."
+
+[[records]]
+name = "toapi"
+CNAME = "api"
 
 [[records]]
 name = "big"
@@ -483,6 +499,12 @@ pools = ["west"]
             "example.test.",
             "www.example.test.",
             "foo.wild.example.test.",
+            "a.b.wild.example.test.",
+            "FOO.Wild.example.test.",
+            "x.cn.example.test.",
+            "towild.example.test.",
+            "away.example.test.",
+            "toapi.plain.test.",
             "*.wild.example.test.",
             "wild.example.test.",
             "child.example.test.",
@@ -596,14 +618,38 @@ pools = ["west"]
             fast("mail.plain.test.", RecordType::TXT, Opt::None),
             "NODATA"
         );
-        // Left to the general path:
         assert!(
-            !fast("www.example.test.", RecordType::A, Opt::None),
-            "CNAME chain"
+            fast("www.example.test.", RecordType::A, Opt::None),
+            "CNAME chain to static data"
         );
         assert!(
-            !fast("foo.wild.example.test.", RecordType::A, Opt::None),
-            "wildcard"
+            fast("towild.example.test.", RecordType::A, Opt::None),
+            "CNAME chain to a wildcard"
+        );
+        assert!(
+            fast("foo.wild.example.test.", RecordType::A, Opt::None),
+            "wildcard address"
+        );
+        assert!(
+            fast("FOO.Wild.example.test.", RecordType::A, Opt::None),
+            "wildcard address, mixed case"
+        );
+        assert!(
+            fast("a.b.wild.example.test.", RecordType::MX, Opt::None),
+            "wildcard NODATA"
+        );
+        assert!(
+            fast("nope.example.test.", RecordType::A, Opt::None),
+            "NXDOMAIN in a zone with wildcards and a delegation"
+        );
+        // Left to the general path:
+        assert!(
+            !fast("toapi.plain.test.", RecordType::A, Opt::None),
+            "CNAME chain to a policy name"
+        );
+        assert!(
+            !fast("x.cn.example.test.", RecordType::A, Opt::None),
+            "wildcard CNAME"
         );
         assert!(
             !fast("x.child.example.test.", RecordType::A, Opt::None),

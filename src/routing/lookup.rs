@@ -199,7 +199,13 @@ pub(super) fn general<'t>(
             synthesized,
         };
         if let Some(pi) = entry.policy {
-            answer_policy(&at, &dynamic[zi], pi as usize, qtype, client, &mut out);
+            // Preparing replies passes no policies: a chain that reaches one depends on
+            // the client and is never prepared.
+            let Some(d) = dynamic.get(zi) else {
+                out.needs_client = true;
+                return out;
+            };
+            answer_policy(&at, d, pi as usize, qtype, client, &mut out);
             return out;
         }
         let Some(target) = answer_static(&at, qtype, &mut out) else {
@@ -469,11 +475,13 @@ impl RoutingTable {
         let static_counters = counters.first().map(AsRef::as_ref);
         let zone = &names.zones[zi];
         let Some(node) = zone.nodes.get(key) else {
-            if zone.has_cuts || zone.has_wildcards {
-                return None;
+            return match zone.find(key, qtype) {
+                Found::NxDomain => negative(zone, key, ResponseCode::NXDomain, None),
+                Found::Wildcard(w) => wildcard(zone, w, key, qtype),
+                // Referrals are the general path's.
+                Found::Referral(_) | Found::Exact(_) => None,
             }
-            return negative(zone, key, ResponseCode::NXDomain, None)
-                .map(|a| a.counted(static_counters));
+            .map(|a| a.counted(static_counters));
         };
         if node.occluded {
             return None;
@@ -537,6 +545,36 @@ impl RoutingTable {
         }
         negative(zone, key, ResponseCode::NoError, None).map(|a| a.counted(static_counters))
     }
+}
+
+/// The reply synthesized from the wildcard `w` (RFC 4592) for the missing name `key`,
+/// when it does not depend on the name: an address RRset (its owner is a pointer to the
+/// question) or NODATA. Other types may compress names against the question, and a
+/// wildcard CNAME starts a chain: those are the general path's.
+fn wildcard<'t>(
+    zone: &'t ZoneNames,
+    w: &'t NameEntry,
+    key: &[u8],
+    qtype: RecordType,
+) -> Option<FastAnswer<'t>> {
+    if w.occluded || w.policy.is_some() || qtype == RecordType::ANY {
+        return None;
+    }
+    if let Some(set) = zone.rrset(w, qtype) {
+        let a = addresses(set, super::prepare::MAX_BODY)?;
+        return Some(FastAnswer {
+            flags: flags(true, ResponseCode::NoError),
+            counts: [a.count(), 0, 0],
+            body: Body::Addresses(a),
+            scope: None,
+            case_free: true,
+            counters: None,
+        });
+    }
+    if zone.rrset(w, RecordType::CNAME).is_some() {
+        return None;
+    }
+    negative(zone, key, ResponseCode::NoError, None)
 }
 
 impl<'t> FastAnswer<'t> {

@@ -246,7 +246,11 @@ pub(super) fn prepare(names: &mut Names) {
         for (k, node) in zone.nodes.iter() {
             let start = table.len();
             if !node.occluded && node.policy.is_none() {
-                for t in zone.types(node) {
+                // A CNAME's chain, for the address questions, when it ends in static data.
+                let chain = zone
+                    .rrset(node, RecordType::CNAME)
+                    .map(|_| [RecordType::A, RecordType::AAAA]);
+                for t in zone.types(node).chain(chain.into_iter().flatten()) {
                     // Unsigned address sets are written by the fast path from the store
                     // at query time; debug builds (the tests) hold that to the encoder's
                     // bytes here. Signed zones prepare them, for their signed twins.
