@@ -86,7 +86,7 @@ for n in host7 geo lat; do "$GEN" "$work/q-$n" "$n.example.bench." 1000 >/dev/nu
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN" serve --config "$work/switchyard.toml" > "$work/sy.out" 2> "$work/sy.err" &
 pids+=($!)
 for _ in $(seq 1 100); do
-  dig +short +time=1 +tries=1 @127.0.0.1 -p $PORT host7.example.bench A | grep -q . && break
+  dig +short +time=1 +tries=1 @127.0.0.1 -p $PORT host7.example.bench A | grep -qE "^[0-9.]+$" && break
   sleep 0.1
 done
 # A located client must get its continent's pool, with the database's scope.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Queries per second and latency: Switchyard beside knot (and gdnsd when it installs)
-# on the same generated 40-record zone, with the same 100-query mixes, in one run.
+# on the same generated 41-record zone, with the same 100-query mixes, in one run.
 # Each server is pinned to core 0 with one worker (Switchyard: one UDP socket and
 # thread, TOKIO_WORKER_THREADS=1; knot: udp-workers 1; gdnsd: udp_threads 1) and
 # dnsperf to core 1; loopback only.
@@ -59,7 +59,7 @@ trap cleanup EXIT
 
 SY_PORT=15353 KNOT_PORT=15354 GDNSD_PORT=15355
 
-# ---- the zone: 40 records, the same for every server -----------------------------
+# ---- the zone: 41 records, the same for every server -----------------------------
 mkdir -p "$work/zones" "$work/knot" "$work/gdnsd/zones" "$work/gdnsd/run" "$work/gdnsd/state"
 {
   echo '$ORIGIN example.bench.'
@@ -78,8 +78,9 @@ mkdir -p "$work/zones" "$work/knot" "$work/gdnsd/zones" "$work/gdnsd/run" "$work
   echo 'web IN AAAA 2001:db8::80'
   for i in $(seq 1 24); do echo "host$i IN A 192.0.2.$((100 + i))"; done
   for i in $(seq 1 4); do echo "host$i IN AAAA 2001:db8::$((100 + i))"; done
+  echo '*.wild IN A 192.0.2.99'
 } > "$work/static.zone"
-[[ $(grep -c ' IN ' "$work/static.zone") -eq 40 ]] || { echo "zone is not 40 records" >&2; exit 1; }
+[[ $(grep -c ' IN ' "$work/static.zone") -eq 41 ]] || { echo "zone is not 41 records" >&2; exit 1; }
 cp "$work/static.zone" "$work/zones/example.bench.zone"
 
 # Ten failover names. Switchyard answers them by policy (both pools always up, so
@@ -161,7 +162,15 @@ CONF
   for r in $(seq 1 8); do for i in $(seq 0 $((POLICIES - 1))); do echo "api$i.example.bench A"; done; done
   for r in 1 2; do for i in $(seq 0 $((POLICIES - 1))); do echo "api$i.example.bench AAAA"; done; done
 } > "$work/q-failover"
-for f in q-static q-failover; do [[ $(wc -l < "$work/$f") -eq 100 ]] || { echo "$f is not 100 queries" >&2; exit 1; }; done
+# The issue's mix: static names, NXDOMAIN, wildcards, CNAMEs and one failover name.
+{
+  for r in 1 2; do for i in $(seq 1 20); do echo "host$i.example.bench A"; done; done # 40
+  for i in $(seq 1 15); do echo "nx$i.example.bench A"; done                         # 55 NXDOMAIN
+  for i in $(seq 1 15); do echo "w$i.wild.example.bench A"; done                     # 70 wildcard
+  for i in $(seq 1 15); do echo "www.example.bench A"; done                          # 85 CNAME
+  for i in $(seq 1 15); do echo "api0.example.bench A"; done                         # 100 failover
+} > "$work/q-mixed"
+for f in q-static q-failover q-mixed; do [[ $(wc -l < "$work/$f") -eq 100 ]] || { echo "$f is not 100 queries" >&2; exit 1; }; done
 
 # ---- servers -----------------------------------------------------------------------
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN" serve --config "$work/switchyard.toml" > "$work/sy.out" 2> "$work/sy.err" &
@@ -223,7 +232,7 @@ if ((EXPLORE)); then
   exit 0
 fi
 
-mixes=(static failover ecs)
+mixes=(static failover ecs mixed)
 mix_file() { case $1 in ecs) echo failover ;; *) echo "$1" ;; esac; }
 mix_args() { case $1 in ecs) echo "-E $ECS_OPT" ;; esac; }
 
@@ -289,6 +298,7 @@ echo "busy: the server's core time during the run; q/s / core: queries/s divided
 echo "server's capacity when dnsperf (one core) is what limits queries/s."
 echo "CPU µs/q: the server's CPU time during the fixed-load run over the queries answered;"
 echo "x gdnsd: that over gdnsd's (knot's with --no-gdnsd) on the same mix."
-echo "mixes: static = 100 queries over the 40-record zone (A, AAAA, MX, TXT, NS, SOA, CNAME,"
+echo "mixes: static = 100 queries over the 41-record zone (A, AAAA, MX, TXT, NS, SOA, CNAME,"
 echo "NODATA, NXDOMAIN); failover = 10 policy names, 80% A / 20% AAAA; ecs = failover with"
-echo "an EDNS Client Subnet option (198.51.100.0/24) on every query."
+echo "an EDNS Client Subnet option (198.51.100.0/24) on every query; mixed = 40% static"
+echo "names, 15% each NXDOMAIN, wildcard, CNAME and one failover name."
