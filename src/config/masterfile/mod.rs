@@ -15,6 +15,8 @@ mod loader;
 mod name;
 mod rdata;
 mod records;
+#[cfg(test)]
+mod wire_tests;
 
 use std::path::{Path, PathBuf};
 
