@@ -53,40 +53,50 @@ pub(super) fn parse_ttl(s: &[u8]) -> Option<u32> {
 
 /// The classes hickory knows, and RFC 3597's `CLASSnnn`.
 pub(super) fn parse_class(s: &[u8]) -> Option<u16> {
-    let upper = upper(s)?;
-    match upper.as_str() {
-        "IN" => Some(1),
-        "CH" => Some(3),
-        "HS" => Some(4),
-        "NONE" => Some(254),
-        "ANY" | "*" => Some(255),
-        _ => numbered(&upper, "CLASS"),
+    const CLASSES: [(&[u8], u16); 6] = [
+        (b"IN", 1),
+        (b"CH", 3),
+        (b"HS", 4),
+        (b"NONE", 254),
+        (b"ANY", 255),
+        (b"*", 255),
+    ];
+    match CLASSES
+        .iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+    {
+        Some((_, class)) => Some(*class),
+        None => numbered(s, b"CLASS"),
     }
 }
 
 /// The type code of a mnemonic or of RFC 3597's `TYPEnnn`.
 pub(super) fn parse_type(s: &[u8]) -> Result<u16, SyntaxError> {
     let unknown = || SyntaxError::UnknownType(lossy(s));
+    // The common types without allocating: this runs once per record.
+    const NATIVE: [(&[u8], u16); 12] = [
+        (b"A", code::A),
+        (b"NS", code::NS),
+        (b"CNAME", code::CNAME),
+        (b"SOA", code::SOA),
+        (b"PTR", code::PTR),
+        (b"MX", code::MX),
+        (b"TXT", code::TXT),
+        (b"AAAA", code::AAAA),
+        (b"SRV", code::SRV),
+        (b"DNAME", code::DNAME),
+        (b"SPF", code::SPF),
+        (b"CAA", code::CAA),
+    ];
+    if let Some((_, code)) = NATIVE.iter().find(|(name, _)| s.eq_ignore_ascii_case(name)) {
+        return Ok(*code);
+    }
     let upper = upper(s).ok_or_else(unknown)?;
-    let code = match upper.as_str() {
-        "A" => code::A,
-        "NS" => code::NS,
-        "CNAME" => code::CNAME,
-        "SOA" => code::SOA,
-        "PTR" => code::PTR,
-        "MX" => code::MX,
-        "TXT" => code::TXT,
-        "AAAA" => code::AAAA,
-        "SRV" => code::SRV,
-        "DNAME" => code::DNAME,
-        "SPF" => code::SPF,
-        "CAA" => code::CAA,
-        other => match numbered(other, "TYPE") {
-            Some(code) => code,
-            None => match RecordType::from_str(other) {
-                Ok(RecordType::Unknown(_)) | Err(_) => return Err(unknown()),
-                Ok(known) => u16::from(known),
-            },
+    let code = match numbered(s, b"TYPE") {
+        Some(code) => code,
+        None => match RecordType::from_str(&upper) {
+            Ok(RecordType::Unknown(_)) | Err(_) => return Err(unknown()),
+            Ok(known) => u16::from(known),
         },
     };
     // RFC 6895: 0 is reserved, OPT and 128-255 are meta and query types.
@@ -108,12 +118,15 @@ fn upper(s: &[u8]) -> Option<String> {
     std::str::from_utf8(s).ok().map(str::to_ascii_uppercase)
 }
 
-fn numbered(upper: &str, prefix: &str) -> Option<u16> {
-    let digits = upper.strip_prefix(prefix)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+fn numbered(s: &[u8], prefix: &[u8]) -> Option<u16> {
+    if s.len() <= prefix.len() || !s[..prefix.len()].eq_ignore_ascii_case(prefix) {
         return None;
     }
-    digits.parse().ok()
+    let digits = &s[prefix.len()..];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// An unsigned decimal field no larger than `max`.
