@@ -314,3 +314,32 @@ fn an_earlier_fallback_error_wins_over_a_later_native_one() {
     let got = err(text);
     assert!(got.starts_with(&format!("{PATH}:2: ")), "{got}");
 }
+
+#[test]
+fn fallback_types_equal_hickorys_and_keep_file_order_across_batches() {
+    let mut text = String::from("$ORIGIN example.com.\n$TTL 60\n");
+    text.push_str(
+        "t TLSA 3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6\n",
+    );
+    text.push_str("s SSHFP 1 1 DEADBEEFDEADBEEFDEADBEEFDEADBEEFDEADBEEF\n");
+    text.push_str("h HINFO \"PC\" \"Linux\"\n");
+    text.push_str("n NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:info@example.com!\" .\n");
+    text.push_str("w HTTPS 1 . alpn=h2\n");
+    // More than one batch of DS, each between two A records.
+    for i in 0..600 {
+        text.push_str(&format!(
+            "d{i} A 192.0.2.1\nd{i} DS {i} 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2CBD7A7C8A6A0C8D3E8B5A0F\n"
+        ));
+    }
+    let got = load(&text).unwrap();
+    let lines: Vec<usize> = got.iter().map(|r| r.line).collect();
+    let expected: Vec<usize> = (3..3 + got.len()).collect();
+    assert_eq!(
+        lines, expected,
+        "one record a line, delivered in file order"
+    );
+    let mut ours: Vec<Owned> = got.into_iter().map(|r| Owned { line: 0, ..r }).collect();
+    ours.sort();
+    assert_eq!(ours.len(), 1205);
+    assert_eq!(ours, hickory(&text));
+}
