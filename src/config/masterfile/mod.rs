@@ -1,22 +1,30 @@
-//! Loading RFC 1035 master files into records.
+//! Loading RFC 1035 master files.
 //!
-//! hickory's zone parser does the parsing. This module owns what it lacks: RFC 3597
-//! generic records (`TYPE65280 \# 4 0A000001`), which hickory rejects (generic.rs), and
-//! line numbers in errors, which hickory does not report (here, with the entries that
-//! scanner.rs finds).
+//! `parse_into` / `load_into` stream a file's records, in file order, as uncompressed
+//! wire-format records into a [`Sink`]: the lexer (lexer.rs) splits entries, the loader
+//! (loader.rs) applies directives and owner / TTL / class defaulting, the common types
+//! and RFC 3597 generic rdata are encoded natively (rdata.rs) and the rest by hickory's
+//! parser in batches (fallback.rs). `parse` / `load` give hickory records on top of it
+//! (records.rs).
 
-mod generic;
-mod scanner;
+mod errors;
+mod fallback;
+mod fields;
+mod lexer;
+mod loader;
+mod name;
+mod rdata;
+mod records;
+#[cfg(test)]
+mod wire_tests;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use hickory_proto::rr::{Name, Record, RecordSet, RecordType, RrKey};
-use hickory_proto::serialize::txt::{ParseError, Parser};
+use hickory_proto::rr::{Name, Record};
+use hickory_proto::serialize::binary::BinEncodable;
 
-use generic::{preprocess, restore};
-use scanner::{Entry, Scanner};
+/// A wire record as a hickory record, for callers that still want one.
+pub use records::decode as decode_record;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{}:{}: {message}", file.display(), line.map(|l| l.to_string()).unwrap_or_else(|| "?".into()))]
@@ -26,115 +34,70 @@ pub struct MasterFileError {
     pub message: String,
 }
 
-/// Parse an RFC 1035 master file's text. `origin` is the zone origin (fqdn) used as the initial $ORIGIN.
-/// Returns every record in the file (SOA and NS included) in file order or any stable order.
-pub fn parse(text: &str, path: &Path, origin: &Name) -> Result<Vec<Record>, MasterFileError> {
-    let error = |line, message| MasterFileError {
-        file: path.to_path_buf(),
-        line,
-        message,
-    };
-    let pre = match preprocess(text) {
-        Ok(pre) => pre,
-        Err(e) => {
-            // A plain syntax error above the bad generic record is the first error in
-            // the file, so it is the one to report.
-            if let Err(first) = run_parser(&e.prefix, path, origin) {
-                let (line, message) = locate_error(&e.prefix, path, origin, first);
-                return Err(error(line, message));
-            }
-            return Err(error(Some(e.line), e.message));
-        }
-    };
-    let map = match run_parser(&pre.text, path, origin) {
-        Ok(map) => map,
-        Err(e) => {
-            let (line, message) = locate_error(&pre.text, path, origin, e);
-            return Err(error(line, message));
-        }
-    };
-    restore(map, &pre).map_err(|(line, message)| error(Some(line), message))
+/// One record of a master file in wire form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireRecord<'a> {
+    /// Uncompressed wire name, fully qualified, case as written.
+    pub owner: &'a [u8],
+    pub class: u16,
+    pub rtype: u16,
+    pub ttl: u32,
+    /// Uncompressed wire rdata; names inside in wire form, case as written.
+    pub rdata: &'a [u8],
+    /// 1-based line where the record starts.
+    pub line: usize,
 }
 
-/// Read the file at `path` and parse it.
-pub fn load(path: &Path, origin: &Name) -> Result<Vec<Record>, MasterFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| MasterFileError {
+/// Where `parse_into` delivers records. An error it returns stops the load and becomes
+/// a `MasterFileError` at that record's line.
+pub trait Sink {
+    fn record(&mut self, rec: WireRecord<'_>) -> Result<(), String>;
+}
+
+/// Parses an RFC 1035 master file's text, delivering each record to `sink` in file
+/// order (an `$INCLUDE`'s records where the include is), neither grouped nor
+/// deduplicated. `origin` is the initial `$ORIGIN`; `path` names the file in errors and
+/// is what relative `$INCLUDE`s are resolved against.
+pub fn parse_into(
+    text: &[u8],
+    path: &Path,
+    origin: &Name,
+    sink: &mut impl Sink,
+) -> Result<(), MasterFileError> {
+    let mut origin = origin.clone();
+    origin.set_fqdn(true);
+    let wire = origin.to_bytes().map_err(|e| MasterFileError {
+        file: path.to_path_buf(),
+        line: None,
+        message: format!("invalid origin {origin}: {e}"),
+    })?;
+    loader::Loader::new(sink, Some(wire)).load(text, path)
+}
+
+/// Reads the file at `path` and parses it into `sink`.
+pub fn load_into(path: &Path, origin: &Name, sink: &mut impl Sink) -> Result<(), MasterFileError> {
+    let text = std::fs::read(path).map_err(|e| MasterFileError {
         file: path.to_path_buf(),
         line: None,
         message: format!("cannot read file: {e}"),
     })?;
-    parse(&text, path, origin)
+    parse_into(&text, path, origin, sink)
 }
 
-fn run_parser(
-    text: &str,
-    path: &Path,
-    origin: &Name,
-) -> Result<BTreeMap<RrKey, RecordSet>, ParseError> {
-    // hickory panics on a relative $INCLUDE when the path has no parent ("" or "/");
-    // without a path it returns an error instead.
-    let base = path.parent().map(|_| path.to_path_buf());
-    Parser::new(text, base, Some(origin.clone()))
-        .parse()
-        .map(|(_, map)| map)
+/// Parse an RFC 1035 master file's text into hickory records, merged into record sets
+/// the way hickory's zone parser merges them. `origin` is the zone origin (fqdn) used
+/// as the initial $ORIGIN.
+pub fn parse(text: &str, path: &Path, origin: &Name) -> Result<Vec<Record>, MasterFileError> {
+    let mut sets = records::RecordSets::default();
+    parse_into(text.as_bytes(), path, origin, &mut sets)?;
+    Ok(sets.into_records())
 }
 
-/// Finds the first entry that makes hickory fail: the shortest failing prefix that
-/// ends between entries. Parsing is sequential, so once a prefix fails every longer
-/// one does too, which makes binary search valid. `full` is the whole text's error.
-fn locate_error(
-    text: &str,
-    path: &Path,
-    origin: &Name,
-    full: ParseError,
-) -> (Option<usize>, String) {
-    let entries: Vec<Entry> = Scanner::new(text).collect();
-    let Some(last) = entries.len().checked_sub(1) else {
-        return (None, full.to_string());
-    };
-    let (mut lo, mut hi, mut err) = (0, last, full);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match run_parser(&text[..entries[mid].end], path, origin) {
-            Ok(_) => lo = mid + 1,
-            Err(e) => {
-                hi = mid;
-                err = e;
-            }
-        }
-    }
-    let culprit = &entries[lo];
-    let mut message = err.to_string();
-    if let Some(hint) = generic_form_hint(&message) {
-        message = format!("{message}; {hint}");
-    }
-    if culprit.last_line > culprit.line {
-        // hickory gives no position inside a parenthesised record.
-        message = format!(
-            "{message} (in the record spanning lines {}-{})",
-            culprit.line, culprit.last_line
-        );
-    }
-    (Some(culprit.line), message)
-}
-
-/// hickory has no presentation-format parser for some types (RRSIG, NSEC, DNSKEY,
-/// DNAME, ...) but loads them fine from generic rdata.
-fn generic_form_hint(message: &str) -> Option<String> {
-    let name = if let Some(i) = message.find(" should be dynamically generated") {
-        message[..i].rsplit(' ').next()?
-    } else if let Some(rest) = message.strip_prefix("unsupported RecordType: ") {
-        rest.trim()
-    } else if message.contains("parse is not implemented for NULL") {
-        "NULL"
-    } else {
-        return None;
-    };
-    let code = u16::from(RecordType::from_str(name).ok()?);
-    Some(format!(
-        "this server cannot read {name} in presentation format; write it in RFC 3597 \
-         generic form instead: `{name} \\# <length> <hex rdata>` (or `TYPE{code} \\# ...`)"
-    ))
+/// Read the file at `path` and parse it.
+pub fn load(path: &Path, origin: &Name) -> Result<Vec<Record>, MasterFileError> {
+    let mut sets = records::RecordSets::default();
+    load_into(path, origin, &mut sets)?;
+    Ok(sets.into_records())
 }
 
 #[cfg(test)]
@@ -142,7 +105,7 @@ mod tests {
     use super::*;
     use hickory_proto::dnssec::rdata::DNSSECRData;
     use hickory_proto::rr::rdata::{A, AAAA};
-    use hickory_proto::rr::{DNSClass, RData};
+    use hickory_proto::rr::{DNSClass, RData, RecordType};
     use hickory_proto::serialize::binary::BinEncodable;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
