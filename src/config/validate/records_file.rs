@@ -7,10 +7,10 @@ use std::path::Path;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use super::super::masterfile;
 use super::super::zonefile::S;
 use super::ctx::Ctx;
 use crate::zone::store::{self, RecordStore};
-use shim as masterfile_new;
 
 /// What the master file holds, for the passes after it.
 #[derive(Default)]
@@ -37,7 +37,7 @@ struct Collect<'a> {
 }
 
 impl Collect<'_> {
-    fn add(&mut self, rec: masterfile_new::WireRecord<'_>) -> Result<(), String> {
+    fn add(&mut self, rec: masterfile::WireRecord<'_>) -> Result<(), String> {
         if !store::is_within(rec.owner, self.origin) {
             let name = store::name_text(rec.owner);
             let origin = store::name_text(self.origin);
@@ -91,8 +91,8 @@ impl Collect<'_> {
     }
 }
 
-impl masterfile_new::Sink for Collect<'_> {
-    fn record(&mut self, rec: masterfile_new::WireRecord<'_>) -> Result<(), String> {
+impl masterfile::Sink for Collect<'_> {
+    fn record(&mut self, rec: masterfile::WireRecord<'_>) -> Result<(), String> {
         self.add(rec)
     }
 }
@@ -110,7 +110,7 @@ pub(super) fn load(cx: &mut Ctx<'_>, file: &Path, rf: &S<String>, origin: &Name)
         out: FileRecords::default(),
         problems: Vec::new(),
     };
-    let loaded = masterfile_new::load_into(&path, origin, &mut collect);
+    let loaded = masterfile::load_into(&path, origin, &mut collect);
     for p in std::mem::take(&mut collect.problems) {
         cx.err::<()>(rf.span(), p);
     }
@@ -118,58 +118,4 @@ pub(super) fn load(cx: &mut Ctx<'_>, file: &Path, rf: &S<String>, origin: &Name)
         cx.err::<()>(rf.span(), format!("records_file: {e}"));
     }
     collect.out
-}
-
-/// Until the streaming loader lands: hickory's records, handed over in wire form.
-mod shim {
-    use std::path::Path;
-
-    use hickory_proto::rr::Name;
-
-    use super::super::super::masterfile::{self, MasterFileError};
-    use crate::zone::store;
-
-    pub struct WireRecord<'a> {
-        pub owner: &'a [u8],
-        pub class: u16,
-        pub rtype: u16,
-        pub ttl: u32,
-        pub rdata: &'a [u8],
-        pub line: usize,
-    }
-
-    pub trait Sink {
-        fn record(&mut self, rec: WireRecord<'_>) -> Result<(), String>;
-    }
-
-    pub fn load_into(
-        path: &Path,
-        origin: &Name,
-        sink: &mut impl Sink,
-    ) -> Result<(), MasterFileError> {
-        for r in masterfile::load(path, origin)? {
-            let (mut owner, mut rdata) = (Vec::new(), Vec::new());
-            let fail = |e: store::StoreError| MasterFileError {
-                file: path.to_path_buf(),
-                line: None,
-                message: e.to_string(),
-            };
-            store::encode_name(&r.name, &mut owner).map_err(fail)?;
-            store::encode_rdata(&r.data, &mut rdata).map_err(fail)?;
-            sink.record(WireRecord {
-                owner: &owner,
-                class: u16::from(r.dns_class),
-                rtype: u16::from(r.record_type()),
-                ttl: r.ttl,
-                rdata: &rdata,
-                line: 0,
-            })
-            .map_err(|message| MasterFileError {
-                file: path.to_path_buf(),
-                line: None,
-                message,
-            })?;
-        }
-        Ok(())
-    }
 }
