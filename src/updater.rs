@@ -139,8 +139,7 @@ impl Updater {
                 Change::PoolAdded { .. } | Change::PoolHealthy(_) | Change::PoolTransition(_)
             )
         });
-        let unknown =
-            answers_moved && health.targets.values().any(|s| s.health == Health::Unknown);
+        let unknown = answers_moved && health.targets.values().any(|s| s.health == Health::Unknown);
         self.changes(&changes, first, unknown);
         drop(changes);
         self.table.store(new.clone());

@@ -67,8 +67,7 @@ impl ZoneDeps {
             .enumerate()
             .map(|(i, p)| (&**p, i as u32))
             .collect();
-        let labels: HashMap<&str, &Policy> =
-            zone.policies.iter().map(|p| (&*p.label, p)).collect();
+        let labels: HashMap<&str, &Policy> = zone.policies.iter().map(|p| (&*p.label, p)).collect();
         let mut z = ZoneDeps {
             state_users: vec![Vec::new(); pools.len()],
             rtt_users: vec![Vec::new(); pools.len()],

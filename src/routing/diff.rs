@@ -195,7 +195,11 @@ pub fn same_decisions(old: &RoutingTable, new: &RoutingTable) -> bool {
 }
 
 /// `same_decisions` for a caller that already has `diff(old, new)`.
-pub fn same_decisions_given(old: &RoutingTable, new: &RoutingTable, changes: &[Change<'_>]) -> bool {
+pub fn same_decisions_given(
+    old: &RoutingTable,
+    new: &RoutingTable,
+    changes: &[Change<'_>],
+) -> bool {
     if !changes.is_empty() || !new.same_names(old) || old.zones.len() != new.zones.len() {
         return false;
     }

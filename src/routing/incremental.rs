@@ -108,7 +108,12 @@ pub fn build_incremental(
                     signing: &signing,
                 };
                 let empty = Touched::default();
-                step.update(pt, pin, touched.get(&(zi as u32)).unwrap_or(&empty), &mut report)
+                step.update(
+                    pt,
+                    pin,
+                    touched.get(&(zi as u32)).unwrap_or(&empty),
+                    &mut report,
+                )
             }
             _ => {
                 let before = prev.zones.iter().find(|p| p.origin == zone.origin);
@@ -480,11 +485,7 @@ pools = ["b", "d"]
     }
 
     fn fingerprints(t: &RoutingTable) -> Vec<String> {
-        let mut out: Vec<String> = t.zones[0]
-            .policies
-            .iter()
-            .map(|p| fingerprint(p))
-            .collect();
+        let mut out: Vec<String> = t.zones[0].policies.iter().map(|p| fingerprint(p)).collect();
         out.extend(
             t.zones[0]
                 .pools
@@ -495,8 +496,12 @@ pools = ["b", "d"]
     }
 
     fn first(z: &ZoneSet, h: &Arc<HealthSnapshot>) -> RoutingTable {
-        let (t, report) =
-            build_incremental(&RoutingTable::default(), z, h, &Arc::new(Overlay::default()));
+        let (t, report) = build_incremental(
+            &RoutingTable::default(),
+            z,
+            h,
+            &Arc::new(Overlay::default()),
+        );
         assert_eq!(report.full_zones, 1);
         assert_eq!(report.compiled, 6);
         assert!(report.delta.is_none());
@@ -515,10 +520,16 @@ pools = ["b", "d"]
         assert_eq!((report.full_zones, report.pools_changed), (0, 1));
         assert_eq!((report.compiled, report.shared), (3, 3));
         for label in ["fo1", "w", "multi"] {
-            assert!(Arc::ptr_eq(policy(&t1, label), policy(&t2, label)), "{label}");
+            assert!(
+                Arc::ptr_eq(policy(&t1, label), policy(&t2, label)),
+                "{label}"
+            );
         }
         for label in ["fo2", "lat", "outer"] {
-            assert!(!Arc::ptr_eq(policy(&t1, label), policy(&t2, label)), "{label}");
+            assert!(
+                !Arc::ptr_eq(policy(&t1, label), policy(&t2, label)),
+                "{label}"
+            );
         }
         // Unchanged pool states are shared too; c's is new.
         let (p1, p2) = (&t1.zones[0].pools, &t2.zones[0].pools);
@@ -566,14 +577,24 @@ pools = ["b", "d"]
     fn every_step_of_a_walk_equals_a_full_rebuild() {
         let z = zones();
         let overlay = Arc::new(Overlay::default());
-        let steps: Vec<(Vec<&str>, Vec<(&str, &str, u64)>)> = vec![
+        type Step<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str, u64)>);
+        let steps: Vec<Step<'_>> = vec![
             (vec![], vec![]),
             (vec!["10.0.0.1"], vec![]),
             (vec!["10.0.0.1", "10.0.0.2"], vec![]),
             (vec!["10.0.0.1", "10.0.0.2"], vec![("east", "10.0.2.1", 40)]),
-            (vec![], vec![("east", "10.0.2.1", 40), ("east", "10.0.0.1", 15)]),
-            (vec![], vec![("east", "10.0.2.1", 5), ("west", "10.0.0.2", 15)]),
-            (vec!["10.0.2.1", "2001:db8::21"], vec![("west", "10.0.0.2", 15)]),
+            (
+                vec![],
+                vec![("east", "10.0.2.1", 40), ("east", "10.0.0.1", 15)],
+            ),
+            (
+                vec![],
+                vec![("east", "10.0.2.1", 5), ("west", "10.0.0.2", 15)],
+            ),
+            (
+                vec!["10.0.2.1", "2001:db8::21"],
+                vec![("west", "10.0.0.2", 15)],
+            ),
             (ADDRS.to_vec(), vec![]),
             (vec!["10.0.1.1", "10.0.3.1"], vec![("east", "10.0.0.1", 7)]),
             (vec![], vec![]),
@@ -612,7 +633,10 @@ pools = ["b", "d"]
             policy(&t2, "fo1").summary().choice,
             crate::policy::Choice::Pool("b".into())
         );
-        assert_eq!(fingerprints(&t2), fingerprints(&build_next(&t1, &z, &h, &forced)));
+        assert_eq!(
+            fingerprints(&t2),
+            fingerprints(&build_next(&t1, &z, &h, &forced))
+        );
         // A health change under the same overlay is incremental and keeps it.
         let h2 = health(&["10.0.1.1"], &[]);
         let (t3, report) = build_incremental(&t2, &z, &h2, &forced);
@@ -621,7 +645,10 @@ pools = ["b", "d"]
             policy(&t3, "fo1").summary().choice,
             crate::policy::Choice::AllDown(_)
         ));
-        assert_eq!(fingerprints(&t3), fingerprints(&build_next(&t2, &z, &h2, &forced)));
+        assert_eq!(
+            fingerprints(&t3),
+            fingerprints(&build_next(&t2, &z, &h2, &forced))
+        );
         // Lifted: a pool back, from the same health.
         let (t4, _) = build_incremental(&t3, &z, &h, &none);
         assert_eq!(

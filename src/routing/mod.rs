@@ -25,8 +25,8 @@ mod signed;
 mod signing;
 
 pub use build::{build, build_next};
-pub use incremental::{build_incremental, BuildReport};
 pub use env::{Env, Identity, StartupSeed};
+pub use incremental::{build_incremental, BuildReport};
 pub use lookup::{Body, FastAnswer, Lookup, Rec};
 pub use names::HEADER_LEN;
 pub use overlay::{Forced, Overlay};
@@ -75,6 +75,9 @@ impl RoutingTable {
     }
 }
 
+/// A pool's name, region and state in a built table.
+pub type PoolRow = (Arc<str>, Arc<str>, Arc<PoolState>);
+
 /// One zone's health-dependent part. Every list, and each policy and pool state in
 /// it, is shared by `Arc` with the previous table when nothing it depends on changed.
 #[derive(Debug, Clone)]
@@ -83,7 +86,7 @@ pub struct ZoneTable {
     /// In the zone's policy order; static nodes refer to them by index.
     pub policies: Arc<Vec<Arc<Compiled>>>,
     /// Pool states at build time, in pool name order, for logs and status.
-    pub pools: Arc<Vec<(Arc<str>, Arc<str>, Arc<PoolState>)>>,
+    pub pools: Arc<Vec<PoolRow>>,
     /// Query counters: `[0]` for static names, `[1 + i]` for `policies[i]`.
     pub counters: Arc<Vec<Arc<QueryCounters>>>,
 }
