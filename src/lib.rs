@@ -8,7 +8,7 @@
 //!                                    quorum, guard, hold-down) ─► HealthSnapshot (watch)
 //!  control API ──► operator (overrides, drills) ─────────────────► Overlay (watch)
 //!                                                                  ▼
-//!   updater: routing::build_next(prev, ZoneSet, HealthSnapshot, Overlay) ─► RoutingTable
+//!   updater: routing::build_incremental(prev, ZoneSet, HealthSnapshot, Overlay) ─► RoutingTable
 //!            routing::diff(old, new) ─► log, metrics, alerts      │ TableWriter::store
 //!                                                                  ▼ (one swap, whole table)
 //!  UDP ─► dns::fast ─► prepared wire reply (routing::prepare) ─► patch id/case/ECS ─► send

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::alerts::{Alerts, Event, Severity};
-use crate::health::{Health, HealthSnapshot};
+use crate::health::{Delta, Health, HealthSnapshot};
 use crate::metrics::Metrics;
 use crate::policy::{Choice, Compiled};
 use crate::routing::diff::{diff, AnswerChange, Change, PoolChange};
@@ -89,7 +89,8 @@ impl Updater {
     }
 
     /// Build a table from the current inputs and swap it in, reporting every change of
-    /// target health, pool state and answer against what it replaces.
+    /// target health, pool state and answer against what it replaces. Only the policies
+    /// that read a pool whose state changed are compiled anew (`build_incremental`).
     pub fn rebuild(
         &mut self,
         zones: &Arc<ZoneSet>,
@@ -98,17 +99,29 @@ impl Updater {
     ) -> (Arc<RoutingTable>, Duration) {
         let old = self.table.current();
         let started = Instant::now();
-        let new = Arc::new(routing::build_next(&old, zones, health, overlay));
+        let (new, report) = routing::build_incremental(&old, zones, health, overlay);
+        let new = Arc::new(new);
         let took = started.elapsed();
         let prev_health = self.last_health.replace(health.clone());
         let first = match &prev_health {
             Some(prev) => {
-                self.health_changes(prev, health);
-                first_results_only(prev, health)
+                // The build compared health with the snapshot the old table came from:
+                // usually the one seen last, whose comparison is then not made twice.
+                let own;
+                let delta = match &report.delta {
+                    Some((from, d)) if Arc::ptr_eq(from, prev) => d,
+                    _ => {
+                        own = Delta::between(prev, health);
+                        &own
+                    }
+                };
+                self.health_changes(delta, health);
+                first_results_only(delta)
             }
             None => false,
         };
-        if routing::diff::same_decisions(&old, &new) {
+        let changes = diff(&old, &new);
+        if routing::diff::same_decisions_given(&old, &new, &changes) {
             // No decision changed (e.g. only RTTs moved, or a multivalue reshuffle):
             // the served table stays, with its epoch; status still sees the new inputs.
             self.built.send_modify(|b| {
@@ -119,13 +132,24 @@ impl Updater {
             });
             return (old, took);
         }
-        let unknown = health.targets.values().any(|s| s.health == Health::Unknown);
-        self.changes(&old, &new, first, unknown);
+        // Only an answer change's log line asks; a scan of every target otherwise.
+        let answers_moved = changes.iter().any(|c| {
+            !matches!(
+                c,
+                Change::PoolAdded { .. } | Change::PoolHealthy(_) | Change::PoolTransition(_)
+            )
+        });
+        let unknown = answers_moved && health.targets.values().any(|s| s.health == Health::Unknown);
+        self.changes(&changes, first, unknown);
+        drop(changes);
         self.table.store(new.clone());
         self.metrics.table_built(new.epoch, took);
         info!(
             epoch = new.epoch,
             build_us = took.as_micros() as u64,
+            compiled = report.compiled,
+            shared = report.shared,
+            zones_built_whole = report.full_zones,
             health_generation = health.generation,
             overlay_generation = overlay.generation,
             "routing table swapped"
@@ -144,14 +168,14 @@ impl Updater {
 
     /// Target transitions, for alerts (the log line and the counter are the health
     /// module's). Startup results (from unknown) are not news.
-    fn health_changes(&self, old: &HealthSnapshot, new: &HealthSnapshot) {
-        for (t, s) in &new.targets {
-            let Some(prev) = old.targets.get(t) else {
-                continue;
-            };
-            if prev.health == s.health || prev.health == Health::Unknown {
+    fn health_changes(&self, delta: &Delta, new: &HealthSnapshot) {
+        for c in &delta.health {
+            if c.was == Health::Unknown {
                 continue;
             }
+            let (t, Some(s)) = (&c.target, new.targets.get(&c.target)) else {
+                continue;
+            };
             let (sev, verb) = match s.health {
                 Health::Down => (Severity::Warning, "DOWN"),
                 _ => (Severity::Info, "up"),
@@ -159,22 +183,22 @@ impl Updater {
             let mut e = Event::new("health", sev, format!("{} is {verb}: {}", t, s.last_reason));
             e.check = Some(t.check.to_string());
             e.address = Some(t.addr.to_string());
-            e.from = Some(prev.health.to_string());
+            e.from = Some(c.was.to_string());
             e.to = Some(s.health.to_string());
             e.reason = Some(s.last_reason.clone());
             self.alerts.send(e);
         }
     }
 
-    /// Record, log, count and alert each change from `old` to `new`. With `first`, the
+    /// Record, log, count and alert each change (from `diff`). With `first`, the
     /// changes come from first results only (targets leaving `Unknown`): logged, never
     /// counted or alerted as failovers. With `unknown`, some target has no result yet,
     /// so an all-down answer is not known to be one.
-    fn changes(&mut self, old: &RoutingTable, new: &RoutingTable, first: bool, unknown: bool) {
+    fn changes(&mut self, changes: &[Change<'_>], first: bool, unknown: bool) {
         let now = SystemTime::now();
         let since_lock = self.since.clone();
         let mut since = since_lock.lock().unwrap_or_else(|e| e.into_inner());
-        for change in diff(old, new) {
+        for &change in changes {
             match change {
                 Change::PoolAdded { zone, pool } => {
                     let key = (zone.to_string(), pool.to_string());
@@ -309,16 +333,12 @@ fn pool_event(c: &PoolChange<'_>, origin: String) -> Event {
     e
 }
 
-/// Whether every target whose health differs from `old` to `new` had no result in
-/// `old`: a first result is a first result, not a failover.
-fn first_results_only(old: &HealthSnapshot, new: &HealthSnapshot) -> bool {
+/// Whether every target whose health differs (`delta`, leaving aside targets no longer
+/// probed) had no result before: a first result is a first result, not a failover.
+fn first_results_only(delta: &Delta) -> bool {
     let mut any = false;
-    for (t, s) in &new.targets {
-        let was = old.targets.get(t).map_or(Health::Unknown, |p| p.health);
-        if was == s.health {
-            continue;
-        }
-        if was != Health::Unknown {
+    for c in delta.health.iter().filter(|c| c.now.is_some()) {
+        if c.was != Health::Unknown {
             return false;
         }
         any = true;

@@ -46,7 +46,7 @@ impl Collector for StateGauges {
         )?;
         for z in &table.zones {
             let zone = z.origin.to_string();
-            for (pool, _, state) in &z.pools {
+            for (pool, _, state) in z.pools.iter() {
                 gauge(&mut e, &[("zone", &zone), ("pool", pool)], state.up)?;
             }
         }

@@ -6,12 +6,14 @@
 //! probe of one target and names its result; `decide` holds every vantage point's votes
 //! and turns them into decisions with the clock as an argument (fall/rise per vantage
 //! point, quorum across regions, the mass-failure guard, hold-down). `monitor` runs the
-//! probers and the aggregator as tasks, `snapshot` is what routing sees, `view` what an
+//! probers and the aggregator as tasks, `snapshot` is what routing sees
+//! (`delta` what changed between two), `view` what an
 //! operator sees, `metrics` the probe counters and `persist` the state file,
 //! `first_round` the quiet start. Nothing here
 //! knows about DNS answers.
 
 pub mod decide;
+pub mod delta;
 pub mod first_round;
 pub mod metrics;
 pub mod monitor;
@@ -24,6 +26,7 @@ pub(crate) mod testing;
 pub mod view;
 
 pub use decide::{DecisionConfig, TargetState, Vantage};
+pub use delta::{Delta, TargetChange};
 pub use metrics::HealthMetrics;
 pub use monitor::{HealthMonitor, MonitorOptions, QuorumHandle};
 pub use observation::Observation;

@@ -200,11 +200,11 @@ mod tests {
                 let addr = IpAddr::from([10, 0, 0, i as u8 + 1]);
                 (
                     Arc::<str>::from(*name),
-                    PoolState {
+                    Arc::new(PoolState {
                         up: *up,
                         healthy: if *up { vec![addr] } else { vec![] },
                         configured: vec![addr],
-                    },
+                    }),
                 )
             })
             .collect()

@@ -34,13 +34,13 @@ mod tests {
     use crate::policy::{Choice, Compiled, PoolState, PoolStates};
     use crate::zone::{AllDown, Member, Policy, PolicyKind};
 
-    fn state(up: bool, healthy: &[&str], configured: &[&str]) -> PoolState {
+    fn state(up: bool, healthy: &[&str], configured: &[&str]) -> std::sync::Arc<PoolState> {
         let p = |v: &[&str]| v.iter().map(|s| s.parse::<IpAddr>().unwrap()).collect();
-        PoolState {
+        std::sync::Arc::new(PoolState {
             up,
             healthy: p(healthy),
             configured: p(configured),
-        }
+        })
     }
 
     fn setup(primary_up: bool, secondary_up: bool) -> PoolStates {

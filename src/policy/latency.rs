@@ -212,11 +212,11 @@ mod tests {
             .map(|(p, u)| {
                 (
                     Arc::<str>::from(*p),
-                    PoolState {
+                    Arc::new(PoolState {
                         up: *u,
                         healthy: vec![],
                         configured: vec![],
-                    },
+                    }),
                 )
             })
             .collect()

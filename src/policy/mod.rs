@@ -43,7 +43,9 @@ pub struct PoolState {
     pub configured: Vec<IpAddr>,
 }
 
-pub type PoolStates = HashMap<Arc<str>, PoolState>;
+/// Each pool's state by name. Shared by `Arc`, so a rebuild after one pool changes copies
+/// pointers, not address lists.
+pub type PoolStates = HashMap<Arc<str>, Arc<PoolState>>;
 
 /// Each pool's smoothed RTT from each probe region that measured it: pool -> [(region,
 /// RTT)], the mean over the pool's healthy addresses.

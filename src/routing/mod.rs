@@ -11,8 +11,10 @@
 //! cell the updater writes and everyone else reads).
 
 mod build;
+mod deps;
 pub mod diff;
 mod env;
+mod incremental;
 pub mod key;
 mod lookup;
 mod names;
@@ -25,6 +27,7 @@ mod signing;
 
 pub use build::{build, build_next};
 pub use env::{Env, Identity, StartupSeed};
+pub use incremental::{build_incremental, BuildReport};
 pub use lookup::{Body, FastAnswer, Lookup, Rec};
 pub use names::HEADER_LEN;
 pub use overlay::{Forced, Overlay};
@@ -58,6 +61,9 @@ pub struct RoutingTable {
     signed: Arc<signed::SignedStatic>,
     /// When the first prepared signature is due for refresh (`None`: nothing signed).
     signed_until: Option<u64>,
+    /// What this table was built from, for the next build to redo only what changed
+    /// (`None`: unknown, the next build is a full one).
+    basis: Option<Arc<incremental::Basis>>,
 }
 
 impl RoutingTable {
@@ -70,16 +76,20 @@ impl RoutingTable {
     }
 }
 
-/// One zone's health-dependent part.
-#[derive(Debug)]
+/// A pool's name, region and state in a built table.
+pub type PoolRow = (Arc<str>, Arc<str>, Arc<PoolState>);
+
+/// One zone's health-dependent part. Every list, and each policy and pool state in
+/// it, is shared by `Arc` with the previous table when nothing it depends on changed.
+#[derive(Debug, Clone)]
 pub struct ZoneTable {
     pub origin: Name,
     /// In the zone's policy order; static nodes refer to them by index.
-    pub policies: Vec<Compiled>,
-    /// Pool states at build time, for logs and status.
-    pub pools: Vec<(Arc<str>, Arc<str>, PoolState)>,
+    pub policies: Arc<Vec<Arc<Compiled>>>,
+    /// Pool states at build time, in pool name order, for logs and status.
+    pub pools: Arc<Vec<PoolRow>>,
     /// Query counters: `[0]` for static names, `[1 + i]` for `policies[i]`.
-    pub counters: Vec<Arc<QueryCounters>>,
+    pub counters: Arc<Vec<Arc<QueryCounters>>>,
 }
 
 impl RoutingTable {

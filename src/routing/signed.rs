@@ -24,11 +24,11 @@ use hickory_proto::rr::{Name, RecordType};
 use super::lookup::{general, Body, FastAnswer, Lookup, Rec};
 use super::names::{Names, ZoneNames};
 use super::prepare::{encode, name_of, NOBODY};
-use super::{key, RoutingTable, ZoneTable};
+use super::{key, RoutingTable};
 use crate::dnssec::keys::same_name;
 use crate::dnssec::Rrset;
 use crate::policy::answer_wire::SignedReply;
-use crate::policy::Client;
+use crate::policy::{Client, Compiled};
 
 /// The signed replies of every zone's static names.
 #[derive(Debug, Default)]
@@ -83,49 +83,42 @@ fn sign_static(names: &Names, k: &[u8], t: RecordType, now: u64) -> Option<Signe
     })
 }
 
-/// Add the signed A and AAAA replies to every answer of `table`'s policies, `zone` being
-/// the table's static half. Returns the earliest `valid_until` (`u64::MAX`: none).
-pub(super) fn sign_policies(
-    names: &Names,
-    zone: &ZoneNames,
-    table: &mut ZoneTable,
-    now: u64,
-) -> u64 {
+/// Add the signed A and AAAA replies to every answer of `policy`, a policy of `zone`
+/// (a zone of `names`). Returns the earliest `valid_until` (`u64::MAX`: none).
+pub(super) fn sign_policy(names: &Names, zone: &ZoneNames, policy: &mut Compiled, now: u64) -> u64 {
     let mut until = u64::MAX;
     if zone.signer.is_none() {
         return until;
     }
-    for policy in &mut table.policies {
-        let name = policy.name.to_lowercase();
-        let upper = name_of(&key::owned(&name), true);
-        for answer in policy.answers_mut() {
-            for (t, records) in [(RecordType::A, &answer.a), (RecordType::AAAA, &answer.aaaa)] {
-                if records.is_empty() {
-                    continue;
-                }
-                let reply = |qname: &Name| {
-                    let mut lookup = Lookup::new(ResponseCode::NoError, true);
-                    lookup.answers = records
-                        .iter()
-                        .map(|r| {
-                            let mut r = r.clone();
-                            r.name = qname.clone();
-                            Cow::Owned(r)
-                        })
-                        .collect();
-                    signed_reply(names, qname, t, &lookup, now)
-                };
-                let Some(lower) = reply(&name) else { continue };
-                let case_free = upper
-                    .as_ref()
-                    .and_then(reply)
-                    .is_some_and(|u| u.body == lower.body);
-                let signed = SignedReply { case_free, ..lower };
-                until = until.min(signed.valid_until);
-                match t {
-                    RecordType::A => answer.wire.signed_a = Some(signed),
-                    _ => answer.wire.signed_aaaa = Some(signed),
-                }
+    let name = policy.name.to_lowercase();
+    let upper = name_of(&key::owned(&name), true);
+    for answer in policy.answers_mut() {
+        for (t, records) in [(RecordType::A, &answer.a), (RecordType::AAAA, &answer.aaaa)] {
+            if records.is_empty() {
+                continue;
+            }
+            let reply = |qname: &Name| {
+                let mut lookup = Lookup::new(ResponseCode::NoError, true);
+                lookup.answers = records
+                    .iter()
+                    .map(|r| {
+                        let mut r = r.clone();
+                        r.name = qname.clone();
+                        Cow::Owned(r)
+                    })
+                    .collect();
+                signed_reply(names, qname, t, &lookup, now)
+            };
+            let Some(lower) = reply(&name) else { continue };
+            let case_free = upper
+                .as_ref()
+                .and_then(reply)
+                .is_some_and(|u| u.body == lower.body);
+            let signed = SignedReply { case_free, ..lower };
+            until = until.min(signed.valid_until);
+            match t {
+                RecordType::A => answer.wire.signed_a = Some(signed),
+                _ => answer.wire.signed_aaaa = Some(signed),
             }
         }
     }
