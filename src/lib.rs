@@ -22,6 +22,7 @@
 
 pub mod agent;
 pub mod alerts;
+pub mod alloc;
 pub mod config;
 pub mod control;
 pub mod ctl;

@@ -127,6 +127,7 @@ fn init_logging(default: &str, format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    switchyard::alloc::return_large_blocks();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { path, config } => check(path, config),
