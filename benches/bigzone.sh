@@ -101,14 +101,24 @@ now() { date +%s.%N; }
 mem() { awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "%d %d\n", r/1024, h/1024}' "/proc/$1/status"; }
 # dig +short prints its errors (connection refused) on stdout too: look for an address.
 answers() { dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A | grep -qE "^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$"; }
-wait_for() { # port name pid -> seconds since $3 started (given t0 in $4)
-  local deadline=$(( $(date +%s) + 300 ))
-  until answers "$1" "$2"; do
-    kill -0 "$3" 2>/dev/null || { echo "server on port $1 exited" >&2; cat "$work"/*.err >&2; exit 1; }
-    (( $(date +%s) < deadline )) || { echo "server on port $1 did not answer $2" >&2; exit 1; }
-    sleep 0.05
+FIRST=$(realpath benches/first_answer.py)
+stop() { kill "$1" 2>/dev/null || true; while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; }
+# start NAME PORT DIR CMD... : start the server three times, each timed from spawn until
+# it answers the zone's last name (first_answer.py polls every 5 ms); keep the third
+# running. Sets load[NAME] (the median) and pid.
+start() {
+  local who=$1 port=$2 dir=$3; shift 3
+  local times=() t p
+  for run in 1 2 3; do
+    read -r t p < <(cd "$dir" && python3 "$FIRST" "$port" "$LAST" "$work/$who.out" "$work/$who.err" -- "$@") ||
+      true
+    [[ -n ${p:-} ]] || { echo "$who did not answer $LAST" >&2; cat "$work/$who.err" >&2; exit 1; }
+    pids+=("$p")
+    times+=("$t")
+    ((run == 3)) || stop "$p"
   done
-  awk -v a="$4" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'
+  load[$who]=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+  pid=$p
 }
 qps() { # port -> "qps lost"
   taskset -c 1 dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries" -l "$SECS" -c 2 -T 1 -q 200 2>&1 |
@@ -117,20 +127,15 @@ qps() { # port -> "qps lost"
 
 declare -A load rss hwm rate
 # ---- knot --------------------------------------------------------------------------
-t0=$(now)
-taskset -c 0 knotd -c "$work/knot.conf" 2> "$work/knot.err" &
-kpid=$!; pids+=("$kpid")
-load[knot]=$(wait_for $KNOT_PORT "$LAST" "$kpid" "$t0")
+start knot $KNOT_PORT "$work" taskset -c 0 knotd -c "$work/knot.conf"
+kpid=$pid
 read -r rss[knot] hwm[knot] < <(mem "$kpid")
 read -r rate[knot] _ < <(qps $KNOT_PORT)
-kill "$kpid"; wait "$kpid" 2>/dev/null || true
+stop "$kpid"
 
 # ---- switchyard ----------------------------------------------------------------------
-t0=$(now)
-(cd "$work" && TOKIO_WORKER_THREADS=1 exec taskset -c 0 "$BIN" serve --config switchyard.toml) \
-  > "$work/sy.out" 2> "$work/sy.err" &
-spid=$!; pids+=("$spid")
-load[switchyard]=$(wait_for $SY_PORT "$LAST" "$spid" "$t0")
+start switchyard $SY_PORT "$work" env TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN" serve --config switchyard.toml
+spid=$pid
 read -r rss[switchyard] hwm[switchyard] < <(mem "$spid")
 read -r rate[switchyard] _ < <(qps $SY_PORT)
 
@@ -138,7 +143,7 @@ if ((RELOAD)); then
   # Reset the high-water mark, reload under load, and read the peak the reload reached.
   read -r steady _ < <(mem "$spid")
   echo 5 > "/proc/$spid/clear_refs"
-  before=$(grep -c 'zones reloaded' "$work/sy.err" || true)
+  before=$(grep -c 'zones reloaded' "$work/switchyard.err" || true)
   taskset -c 1 dnsperf -s 127.0.0.1 -p $SY_PORT -d "$work/queries" -l $((SECS + 10)) -c 2 -T 1 -q 200 \
     > "$work/reload.perf" 2>&1 &
   dpid=$!
@@ -146,7 +151,7 @@ if ((RELOAD)); then
   kill -HUP "$spid"
   t1=$(now)
   deadline=$(( $(date +%s) + 120 ))
-  until (( $(grep -c 'zones reloaded' "$work/sy.err" || true) > before )); do
+  until (( $(grep -c 'zones reloaded' "$work/switchyard.err" || true) > before )); do
     (( $(date +%s) < deadline )) || { echo "reload did not finish" >&2; exit 1; }
     sleep 0.05
   done
@@ -155,7 +160,7 @@ if ((RELOAD)); then
   read -r _ reload_peak < <(mem "$spid")
   read -r rq rsent rlost < <(awk '/Queries per second/ {q=$4} /Queries sent/ {s=$3} /Queries lost/ {l=$3} END {print q, s, l}' "$work/reload.perf")
 fi
-kill "$spid"; wait "$spid" 2>/dev/null || true
+stop "$spid"
 
 # ---- switchyard check ------------------------------------------------------------------
 t0=$(now)
@@ -180,4 +185,5 @@ if ((RELOAD)); then
   echo "reload (SIGHUP under load): served after ${reload_s} s; peak RSS ${reload_peak} MiB = $(ratio "$reload_peak" "$steady") x steady ${steady} MiB;"
   echo "  dnsperf during it: ${rq} q/s, ${rsent} sent, lost ${rlost}"
 fi
-echo "load s: from start until the last name answers; RSS/HWM: VmRSS/VmHWM after answering."
+echo "load s: from start until the last name answers (median of 3 starts, polled every 5 ms);"
+echo "RSS/HWM: VmRSS/VmHWM after answering."

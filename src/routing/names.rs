@@ -317,91 +317,79 @@ fn build_zone(zone: &Arc<Zone>) -> ZoneNames {
         }
     };
 
-    // (node, record) for every record; a file keeps a name's records together, so the
-    // owner is looked up once per run.
-    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(store.len());
-    let mut last: Option<(u32, u32)> = None;
+    // The node of each run of one owner's records, looked up once per run.
     let mut buf = key::new_buf();
-    for (i, r) in store.iter().enumerate() {
-        let node = match last {
-            Some((owner, node)) if owner == r.owner_id() => node,
-            _ => {
-                let owner = r.owner();
-                let k = &mut buf[..owner.len()];
-                k.copy_from_slice(owner);
-                k.make_ascii_lowercase();
-                let k = &buf[..owner.len()];
-                if !nodes.contains_key(k) {
-                    ensure(&mut nodes, k);
-                }
-                let Some(node) = nodes.index_or_default(k) else {
-                    continue;
-                };
-                last = Some((r.owner_id(), node as u32));
-                node as u32
-            }
-        };
-        pairs.push((node, i as u32));
-    }
-    // Each node's records together, in file order.
-    pairs.sort_unstable();
-
-    let mut sets: Vec<Set> = Vec::with_capacity(pairs.len());
+    let mut node_of = |nodes: &mut NodeIndex<NameEntry>, r: RecordRef<'_>| -> Option<u32> {
+        let owner = r.owner();
+        let k = &mut buf[..owner.len()];
+        k.copy_from_slice(owner);
+        k.make_ascii_lowercase();
+        let k = &buf[..owner.len()];
+        if !nodes.contains_key(k) {
+            ensure(nodes, k);
+        }
+        nodes.index_or_default(k).map(|n| n as u32)
+    };
+    let mut sets: Vec<Set> = Vec::with_capacity(store.len());
     let mut lists: Vec<u32> = Vec::new();
-    let mut at = 0;
-    while at < pairs.len() {
-        let node = pairs[at].0;
-        let end = at + pairs[at..].iter().take_while(|p| p.0 == node).count();
-        if end - at == 1 {
-            // Most names of a big zone hold one record: no lists to build.
-            if let Some(r) = store.get(pairs[at].1 as usize) {
-                let n = nodes.at_mut(node as usize);
-                n.sets = (sets.len() as u32, 1);
-                sets.push(Set {
-                    rtype: r.rtype(),
-                    listed: false,
-                    ttl: r.ttl(),
-                    start: pairs[at].1,
-                    len: 1,
-                });
+    let mut group: Vec<u32> = Vec::new();
+    if owners_contiguous(store) {
+        // The usual file: each name's records together. One pass, nothing to sort.
+        let mut at = 0;
+        while let Some(r) = store.get(at) {
+            let end = (at + 1..store.len())
+                .find(|&j| store.get(j).is_none_or(|m| m.owner_id() != r.owner_id()))
+                .unwrap_or(store.len());
+            if let Some(node) = node_of(&mut nodes, r) {
+                group.clear();
+                group.extend(at as u32..end as u32);
+                add_node_sets(
+                    store,
+                    nodes.at_mut(node as usize),
+                    &group,
+                    &mut sets,
+                    &mut lists,
+                );
             }
             at = end;
-            continue;
         }
-        let group: Vec<u32> = pairs[at..end].iter().map(|p| p.1).collect();
-        let first_set = sets.len();
-        // Types in the order they first appear.
-        let mut done: Vec<u16> = Vec::new();
-        for &i in &group {
-            let Some(r) = store.get(i as usize) else {
-                continue;
+    } else {
+        // (node, record) for every record, sorted: each node's records together, in
+        // file order.
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(store.len());
+        let mut last: Option<(u32, u32)> = None;
+        for (i, r) in store.iter().enumerate() {
+            let node = match last {
+                Some((owner, node)) if owner == r.owner_id() => node,
+                _ => {
+                    let Some(node) = node_of(&mut nodes, r) else {
+                        continue;
+                    };
+                    last = Some((r.owner_id(), node));
+                    node
+                }
             };
-            let t = u16::from(r.rtype());
-            if done.contains(&t) {
-                continue;
-            }
-            done.push(t);
-            let members: Vec<RecordRef<'_>> = group
-                .iter()
-                .filter_map(|&j| store.get(j as usize))
-                .filter(|m| u16::from(m.rtype()) == t)
-                .collect();
-            let indices: Vec<u32> = group
-                .iter()
-                .copied()
-                .filter(|&j| {
-                    store
-                        .get(j as usize)
-                        .is_some_and(|m| u16::from(m.rtype()) == t)
-                })
-                .collect();
-            sets.push(set_of(r.rtype(), &members, &indices, &mut lists));
+            pairs.push((node, i as u32));
         }
-        let n = nodes.at_mut(node as usize);
-        n.sets = (first_set as u32, (sets.len() - first_set) as u16);
-        at = end;
+        pairs.sort_unstable();
+        let mut at = 0;
+        while at < pairs.len() {
+            let node = pairs[at].0;
+            let end = at + pairs[at..].iter().take_while(|p| p.0 == node).count();
+            group.clear();
+            group.extend(pairs[at..end].iter().map(|p| p.1));
+            add_node_sets(
+                store,
+                nodes.at_mut(node as usize),
+                &group,
+                &mut sets,
+                &mut lists,
+            );
+            at = end;
+        }
     }
-    drop(pairs);
+    drop(group);
+    sets.shrink_to_fit();
 
     // Delegations: NS below the apex.
     let cut_flags: Vec<bool> = nodes
@@ -478,6 +466,64 @@ fn build_zone(zone: &Arc<Zone>) -> ZoneNames {
     }
 }
 
+/// Whether each owner's records are together in the store. A new owner's id is past
+/// every earlier one (ids are offsets into the name arena), so an id that is neither
+/// the last one nor new is an owner seen before, apart from its other records.
+fn owners_contiguous(store: &crate::zone::store::RecordStore) -> bool {
+    let mut last = None;
+    let mut max = None;
+    store.iter().all(|r| {
+        let id = r.owner_id();
+        let ok = last == Some(id) || max.is_none_or(|m| id > m);
+        last = Some(id);
+        max = max.max(Some(id));
+        ok
+    })
+}
+
+/// Lay out the RRsets of one node's records (`group`: store indices in file order).
+fn add_node_sets(
+    store: &crate::zone::store::RecordStore,
+    node: &mut NameEntry,
+    group: &[u32],
+    sets: &mut Vec<Set>,
+    lists: &mut Vec<u32>,
+) {
+    let first_set = sets.len();
+    if let [i] = group {
+        // Most names of a big zone hold one record: nothing to look through.
+        if let Some(r) = store.get(*i as usize) {
+            sets.push(Set {
+                rtype: r.rtype(),
+                listed: false,
+                ttl: r.ttl(),
+                start: *i,
+                len: 1,
+            });
+        }
+    } else {
+        // Types in the order they first appear.
+        let mut done: Vec<RecordType> = Vec::new();
+        for &i in group {
+            let Some(r) = store.get(i as usize) else {
+                continue;
+            };
+            let t = r.rtype();
+            if done.contains(&t) {
+                continue;
+            }
+            done.push(t);
+            let (indices, members): (Vec<u32>, Vec<RecordRef<'_>>) = group
+                .iter()
+                .filter_map(|&j| store.get(j as usize).map(|m| (j, m)))
+                .filter(|(_, m)| m.rtype() == t)
+                .unzip();
+            sets.push(set_of(t, &members, &indices, lists));
+        }
+    }
+    node.sets = (first_set as u32, (sets.len() - first_set) as u16);
+}
+
 /// The RRset of `members` (one type at one name, in file order, with their record
 /// indices): a run of the store when it is one, else listed with duplicates dropped
 /// (RFC 2181 §5: octet-equal RDATA), at the lowest TTL of its records.
@@ -545,6 +591,23 @@ mod tests {
             .iter()
             .map(|r| (r.data.to_string(), r.ttl))
             .collect()
+    }
+
+    #[test]
+    fn owners_are_contiguous_only_when_no_name_comes_back() {
+        let store = |names: &[&str]| {
+            let mut s = RecordStore::new();
+            for (i, n) in names.iter().enumerate() {
+                s.push(&a(n, 300, &format!("192.0.2.{i}"))).unwrap();
+            }
+            s
+        };
+        assert!(owners_contiguous(&store(&["a.t.", "a.t.", "b.t.", "c.t."])));
+        assert!(owners_contiguous(&store(&[])));
+        assert!(!owners_contiguous(&store(&["a.t.", "b.t.", "a.t."])));
+        assert!(!owners_contiguous(&store(&[
+            "a.t.", "b.t.", "B.t.", "c.t.", "A.t."
+        ])));
     }
 
     #[test]

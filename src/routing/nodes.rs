@@ -98,10 +98,6 @@ impl<E> NodeIndex<E> {
         &mut self.entries[i].1
     }
 
-    pub(super) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// Every (key, entry), in insertion order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &E)> + '_ {
         self.entries.iter().map(|(at, e)| (self.key_of(*at), e))
@@ -151,7 +147,7 @@ mod tests {
         }
         // A second insert of a present key finds it.
         assert_eq!(n.index_or_default(&keys[7]), Some(7));
-        assert_eq!(n.len(), 1000);
+        assert_eq!(n.keys().count(), 1000);
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(n.get(k), Some(&(i as u32)));
         }
@@ -168,6 +164,6 @@ mod tests {
     fn an_overlong_key_is_refused() {
         let mut n: NodeIndex<u8> = NodeIndex::default();
         assert_eq!(n.index_or_default(&[1u8; 300]), None);
-        assert_eq!(n.len(), 0);
+        assert_eq!(n.keys().count(), 0);
     }
 }

@@ -242,8 +242,9 @@ pub(super) fn prepare(names: &mut Names) {
         let mut table = Vec::new();
         let mut bodies = Vec::new();
         // Per node, in the map's iteration order (the map is not changed in between).
-        let mut ranges = Vec::with_capacity(zone.nodes.len());
-        for (k, node) in zone.nodes.iter() {
+        // Only nodes that get a prepared reply: in a big zone of addresses, few do.
+        let mut ranges: Vec<(usize, (u32, u16))> = Vec::new();
+        for (ni, (k, node)) in zone.nodes.iter().enumerate() {
             let start = table.len();
             if !node.occluded && node.policy.is_none() {
                 // A CNAME's chain, for the address questions, when it ends in static data.
@@ -282,14 +283,16 @@ pub(super) fn prepare(names: &mut Names) {
                     table.push((t, stored));
                 }
             }
-            ranges.push((start as u32, (table.len() - start) as u16));
+            if table.len() > start {
+                ranges.push((ni, (start as u32, (table.len() - start) as u16)));
+            }
         }
         table.shrink_to_fit();
         bodies.shrink_to_fit();
         let zone = &mut names.zones[zi];
         zone.negative = prepare_negative(zone);
-        for (node, r) in zone.nodes.values_mut().zip(ranges) {
-            node.prepared = r;
+        for (ni, r) in ranges {
+            zone.nodes.at_mut(ni).prepared = r;
         }
         zone.prepared = table;
         zone.bodies = bodies;
