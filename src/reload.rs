@@ -157,7 +157,17 @@ impl Reloader {
 
     async fn reload(&mut self, trigger: &'static str) -> Attempt {
         let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let zones = match config::load_zones(&self.zones_path) {
+        // Off the runtime's threads: a big zone takes a while to parse, and TCP, the
+        // control API and probing go on meanwhile.
+        let path = self.zones_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || config::load_zones(&path)).await;
+        let loaded = loaded.unwrap_or_else(|e| {
+            Err(config::ConfigErrors(vec![config::ConfigError::whole_file(
+                &self.zones_path,
+                format!("zone loading stopped: {e}"),
+            )]))
+        });
+        let zones = match loaded {
             Ok(z) => Arc::new(z),
             Err(errors) => {
                 self.metrics.reload(false);
