@@ -514,7 +514,7 @@ impl RoutingTable {
         if matches!(qtype, RecordType::A | RecordType::AAAA) {
             if let Some(a) = zone
                 .rrset(node, qtype)
-                .and_then(|set| addresses(set, super::prepare::MAX_BODY))
+                .and_then(|set| addresses(set, super::names::MAX_BODY))
             {
                 return Some(FastAnswer {
                     flags: flags(true, ResponseCode::NoError),
@@ -561,7 +561,7 @@ fn wildcard<'t>(
         return None;
     }
     if let Some(set) = zone.rrset(w, qtype) {
-        let a = addresses(set, super::prepare::MAX_BODY)?;
+        let a = addresses(set, super::names::MAX_BODY)?;
         return Some(FastAnswer {
             flags: flags(true, ResponseCode::NoError),
             counts: [a.count(), 0, 0],

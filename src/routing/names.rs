@@ -18,6 +18,14 @@ use crate::zone::{Zone, ZoneSet};
 /// Length of the DNS header (RFC 1035 §4.1.1): prepared replies are laid out after it.
 pub const HEADER_LEN: usize = 12;
 
+/// Prepared replies larger than this are not kept: they would not fit a UDP reply
+/// (at most 1232 bytes), and the general path truncates them anyway.
+pub(super) const MAX_PREPARED: usize = 1232;
+
+/// The most a reply body after the question may hold to be answered by the fast path:
+/// what a question of one octet (the root) leaves of `MAX_PREPARED`.
+pub(super) const MAX_BODY: usize = MAX_PREPARED - HEADER_LEN - 1 - 4;
+
 pub(super) type KeyMap<V> = HashMap<Box<[u8]>, V, FxBuildHasher>;
 
 /// Every zone's static data, in `ZoneSet` order.

@@ -18,16 +18,10 @@ use hickory_proto::serialize::binary::BinEncoder;
 
 use super::key;
 use super::lookup::{addresses, general, Lookup};
-use super::names::{Names, Negative, Prepared, Stored, ZoneNames, HEADER_LEN};
+use super::names::{
+    Names, Negative, Prepared, Stored, ZoneNames, HEADER_LEN, MAX_BODY, MAX_PREPARED,
+};
 use crate::policy::Client;
-
-/// Prepared replies larger than this are not kept: they would not fit a UDP reply
-/// (at most 1232 bytes), and the general path truncates them anyway.
-const MAX_PREPARED: usize = 1232;
-
-/// The most a reply body after the question may hold to be answered by the fast path:
-/// what a question of one octet (the root) leaves of `MAX_PREPARED`.
-pub(super) const MAX_BODY: usize = MAX_PREPARED - HEADER_LEN - 1 - 4;
 
 /// A client for building static answers, which never depend on who asks.
 pub(super) const NOBODY: Client = Client {
