@@ -132,14 +132,12 @@ impl Updater {
             });
             return (old, took);
         }
-        // Only an answer change's log line asks; a scan of every target otherwise.
-        let answers_moved = changes.iter().any(|c| {
-            !matches!(
-                c,
-                Change::PoolAdded { .. } | Change::PoolHealthy(_) | Change::PoolTransition(_)
-            )
-        });
-        let unknown = answers_moved && health.targets.values().any(|s| s.health == Health::Unknown);
+        // Only an all-down answer's log line asks, and it costs a scan of every target.
+        let all_down = changes
+            .iter()
+            .filter_map(answer_after)
+            .any(|p| matches!(p.summary().choice, Choice::AllDown(_)));
+        let unknown = all_down && health.targets.values().any(|s| s.health == Health::Unknown);
         self.changes(&changes, first, unknown);
         drop(changes);
         self.table.store(new.clone());
@@ -331,6 +329,15 @@ fn pool_event(c: &PoolChange<'_>, origin: String) -> Event {
     e.from = Some(up_down(c.before.up).into());
     e.to = Some(up_down(up).into());
     e
+}
+
+/// The new compilation of a policy whose answer `c` reports changed.
+fn answer_after<'t>(c: &Change<'t>) -> Option<&'t Compiled> {
+    match *c {
+        Change::AnswerAdded { policy, .. } => Some(policy),
+        Change::AnswerAddresses(a) | Change::Failover(a) | Change::AllDown(a) => Some(a.after),
+        Change::PoolAdded { .. } | Change::PoolHealthy(_) | Change::PoolTransition(_) => None,
+    }
 }
 
 /// Whether every target whose health differs (`delta`, leaving aside targets no longer

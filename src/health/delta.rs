@@ -1,7 +1,9 @@
 //! What changed between two health snapshots: targets whose health differs and targets
-//! whose RTT from some region differs. One pass over the newer snapshot (and over the
-//! older one only when targets disappeared), so a rebuild after one change can go
-//! straight to the pools that change touches.
+//! whose RTT from some region differs. When the newer snapshot lists what changed since
+//! the older one (`HealthSnapshot::changed_since`), only those targets are compared, so
+//! the cost is the change's, not the fleet's; otherwise one pass over the newer snapshot
+//! (and over the older one only when targets disappeared). Either way a rebuild after one
+//! change can go straight to the pools that change touches.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +36,46 @@ impl Delta {
         if std::ptr::eq(old, new) {
             return Delta::default();
         }
+        match new.changed_since(old) {
+            Some(listed) => Delta::of(old, new, listed),
+            None => Delta::compare_all(old, new),
+        }
+    }
+
+    /// The differences among `listed` only: the caller knows no other target differs.
+    fn of(old: &HealthSnapshot, new: &HealthSnapshot, listed: &[Target]) -> Delta {
+        let mut out = Delta::default();
+        for t in listed {
+            let was = old.targets.get(t).map_or(Health::Unknown, |s| s.health);
+            let now = new.targets.get(t).map(|s| s.health);
+            // As in `compare_all`: an unknown target that disappears is no change.
+            if now.unwrap_or(Health::Unknown) != was {
+                out.health.push(TargetChange {
+                    target: t.clone(),
+                    was,
+                    now,
+                });
+            }
+        }
+        let empty = HashMap::new();
+        let regions = new
+            .rtt
+            .keys()
+            .chain(old.rtt.keys().filter(|r| !new.rtt.contains_key(*r)));
+        for region in regions {
+            let before = old.rtt.get(region).unwrap_or(&empty);
+            let after = new.rtt.get(region).unwrap_or(&empty);
+            out.rtt.extend(
+                listed
+                    .iter()
+                    .filter(|t| before.get(*t) != after.get(*t))
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    fn compare_all(old: &HealthSnapshot, new: &HealthSnapshot) -> Delta {
         let mut out = Delta::default();
         let mut kept = 0;
         for (t, s) in &new.targets {
@@ -164,6 +206,46 @@ mod tests {
         );
         assert!(d.rtt.is_empty());
         assert!(Delta::between(&new, &new.clone()).is_empty());
+    }
+
+    fn sorted(mut d: Delta) -> Delta {
+        d.health.sort_by(|a, b| a.target.cmp(&b.target));
+        d.rtt.sort();
+        d
+    }
+
+    #[test]
+    fn a_change_list_that_follows_gives_what_comparing_everything_gives() {
+        use Health::*;
+        let lineage = crate::health::Lineage::new();
+        let mut old = snap(
+            &[(1, Up), (2, Up), (3, Down), (4, Unknown), (7, Up)],
+            &[("east", 1, 10), ("east", 2, 20), ("west", 3, 30)],
+        );
+        (old.lineage, old.generation) = (lineage, 5);
+        // 2 down, 3 gone, 4 gone (unknown), 5 new, 1's RTT moved, west gone, 7 listed
+        // though unchanged.
+        let mut new = snap(
+            &[(1, Up), (2, Down), (5, Up), (7, Up)],
+            &[("east", 1, 11), ("east", 2, 20), ("north", 5, 40)],
+        );
+        (new.lineage, new.generation) = (lineage, 6);
+        new.changed = Some(crate::health::Changed {
+            after: 5,
+            targets: [1, 2, 3, 4, 5, 7].map(target).to_vec(),
+        });
+        assert!(new.changed_since(&old).is_some());
+        let listed = sorted(Delta::between(&old, &new));
+        assert_eq!(listed, sorted(Delta::compare_all(&old, &new)));
+        assert_eq!(listed.health.len(), 3);
+        assert_eq!(listed.rtt, [1, 3, 5].map(target));
+        // A list counted from another generation is not read: everything is compared,
+        // so a change it leaves out (7 down) is still found.
+        new.targets.get_mut(&target(7)).unwrap().health = Down;
+        new.changed.as_mut().unwrap().after = 4;
+        assert!(new.changed_since(&old).is_none());
+        let all = Delta::between(&old, &new);
+        assert!(all.health.iter().any(|c| c.target == target(7)));
     }
 
     #[test]

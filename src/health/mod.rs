@@ -31,5 +31,5 @@ pub use metrics::HealthMetrics;
 pub use monitor::{HealthMonitor, MonitorOptions, QuorumHandle};
 pub use observation::Observation;
 pub use probe::{ProbeOutcome, ProbeReason, Prober, ProberError};
-pub use snapshot::{Health, HealthSnapshot, TargetStatus};
+pub use snapshot::{Changed, Health, HealthSnapshot, Lineage, TargetStatus};
 pub use view::{QuorumView, RegionHealth};

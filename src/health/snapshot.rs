@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -45,6 +46,41 @@ pub struct HealthSnapshot {
     /// Smoothed RTT of successful probes, per probe region and target, as last published
     /// (see `health::decide::latency`): what latency routing reads.
     pub rtt: HashMap<Arc<str>, HashMap<Target, Duration>>,
+    /// The publisher whose generations these are (`Lineage::NONE`: a snapshot made by
+    /// hand, which no change list refers to).
+    pub lineage: Lineage,
+    /// What changed since the publisher's previous snapshot, so a consumer that has that
+    /// one compares a few targets instead of all of them (`health::Delta::between`).
+    /// `None`: not known (the first snapshot, a new target set), compare everything.
+    pub changed: Option<Changed>,
+}
+
+/// One publisher of snapshots (an aggregator): generations count within a lineage only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Lineage(u64);
+
+impl Lineage {
+    pub const NONE: Lineage = Lineage(0);
+
+    /// A lineage no other publisher in this process has.
+    pub fn new() -> Lineage {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Lineage(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub fn is_none(self) -> bool {
+        self == Lineage::NONE
+    }
+}
+
+/// The targets of a snapshot that may differ from the one it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// The generation (of the same lineage) these changes are counted from.
+    pub after: u64,
+    /// Every target whose health, presence or RTT from any region may differ from
+    /// generation `after`; every other target is exactly as it was there.
+    pub targets: Vec<Target>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +95,19 @@ pub struct TargetStatus {
 }
 
 impl HealthSnapshot {
+    /// The targets that may differ from `prev`, when this snapshot's change list counts
+    /// from `prev` itself (same publisher, the generation just before); `None` otherwise
+    /// (a missing list, a skipped generation, another publisher), when only comparing
+    /// every target tells.
+    pub fn changed_since(&self, prev: &HealthSnapshot) -> Option<&[Target]> {
+        let c = self.changed.as_ref()?;
+        let follows = !self.lineage.is_none()
+            && self.lineage == prev.lineage
+            && c.after == prev.generation
+            && self.generation > prev.generation;
+        follows.then_some(c.targets.as_slice())
+    }
+
     /// `Some(up)` once probed; `None` for a target not probed yet or unknown here, where
     /// the caller applies the check's `startup` state.
     pub fn is_up(&self, t: &Target) -> Option<bool> {
@@ -96,7 +145,7 @@ mod tests {
                 (target(2), status(Health::Down)),
                 (target(3), status(Health::Unknown)),
             ]),
-            rtt: HashMap::new(),
+            ..Default::default()
         };
         assert_eq!(snap.is_up(&target(1)), Some(true));
         assert_eq!(snap.is_up(&target(2)), Some(false));

@@ -617,6 +617,74 @@ pools = ["b", "d"]
         }
     }
 
+    /// `h` as the monitor publishes it: generation `gen` of `lineage`, listing `listed`
+    /// as what changed since generation `after`.
+    fn published(
+        h: Arc<HealthSnapshot>,
+        lineage: crate::health::Lineage,
+        gen: u64,
+        after: u64,
+        listed: &[&str],
+    ) -> Arc<HealthSnapshot> {
+        let mut h = Arc::unwrap_or_clone(h);
+        h.lineage = lineage;
+        h.generation = gen;
+        h.changed = Some(crate::health::Changed {
+            after,
+            targets: listed.iter().map(|a| target(a)).collect(),
+        });
+        Arc::new(h)
+    }
+
+    #[test]
+    fn a_change_list_is_read_only_when_it_counts_from_the_previous_snapshot() {
+        let z = zones();
+        let overlay = Arc::new(Overlay::default());
+        let lineage = crate::health::Lineage::new();
+        let mut h1 = Arc::unwrap_or_clone(health(&[], &[]));
+        (h1.lineage, h1.generation) = (lineage, 1);
+        let t1 = first(&z, &Arc::new(h1));
+        // Generation 2 lists c's targets: what changed, and all the build compares.
+        let c = ["10.0.2.1", "2001:db8::21"];
+        let h2 = published(health(&c, &[]), lineage, 2, 1, &c);
+        let (t2, report) = build_incremental(&t1, &z, &h2, &overlay);
+        assert_eq!((report.compiled, report.pools_changed), (3, 1));
+        assert_eq!(report.delta.as_ref().unwrap().1.health.len(), 2);
+        assert_eq!(
+            fingerprints(&t2),
+            fingerprints(&build_next(&t1, &z, &h2, &overlay))
+        );
+        // A list that leaves a change out is believed when it follows (so it is the one
+        // read): a down 10.0.0.1 goes unseen...
+        let a_down = || health(&["10.0.2.1", "2001:db8::21", "10.0.0.1"], &[]);
+        let (unseen, report) =
+            build_incremental(&t2, &z, &published(a_down(), lineage, 3, 2, &[]), &overlay);
+        assert_eq!(report.compiled, 0);
+        assert_ne!(
+            fingerprints(&unseen),
+            fingerprints(&build_next(&t2, &z, &a_down(), &overlay))
+        );
+        // ...but not when it counts from another generation (one was skipped), another
+        // publisher, or is missing: then every target is compared.
+        let stale = published(a_down(), lineage, 4, 3, &[]);
+        let foreign = published(a_down(), crate::health::Lineage::new(), 3, 2, &[]);
+        let mut missing = Arc::unwrap_or_clone(published(a_down(), lineage, 3, 2, &[]));
+        missing.changed = None;
+        for (what, h) in [
+            ("stale", stale),
+            ("foreign", foreign),
+            ("missing", Arc::new(missing)),
+        ] {
+            let (t3, report) = build_incremental(&t2, &z, &h, &overlay);
+            assert_eq!(report.pools_changed, 1, "{what}");
+            assert_eq!(
+                fingerprints(&t3),
+                fingerprints(&build_next(&t2, &z, &h, &overlay)),
+                "{what}"
+            );
+        }
+    }
+
     #[test]
     fn override_changes_take_effect_and_are_undone() {
         let z = zones();

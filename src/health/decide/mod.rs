@@ -21,7 +21,7 @@ pub mod latency;
 pub mod quorum;
 pub mod vantage;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -38,7 +38,7 @@ pub use self::vantage::{TargetState, Vantage};
 use crate::config::agents::{MassFailure, Staleness};
 use crate::health::metrics::HealthMetrics;
 use crate::health::observation::Observation;
-use crate::health::snapshot::{Health, HealthSnapshot, TargetStatus};
+use crate::health::snapshot::{Changed, Health, HealthSnapshot, Lineage, TargetStatus};
 use crate::health::view::{
     QuorumView, RegionHealth, RegionView, TargetView, VantageView, VoteView,
 };
@@ -66,6 +66,11 @@ pub(crate) struct Aggregator {
     guard_window: Duration,
     /// Raised by [`Aggregator::publish`] only: one per snapshot routing sees.
     generation: u64,
+    lineage: Lineage,
+    /// Targets whose published health or RTT changed since the last publication, sent
+    /// with the next one so routing compares only those; `None` when that is not known
+    /// (nothing published yet, a new target set).
+    changed: Option<HashSet<Target>>,
     unknown_observations: u64,
     metrics: Arc<HealthMetrics>,
     regions: Interner,
@@ -176,6 +181,8 @@ impl Aggregator {
             vantages: HashMap::new(),
             guard_window: config.mass_failure.window.unwrap_or(Duration::ZERO),
             generation: 0,
+            lineage: Lineage::new(),
+            changed: None,
             unknown_observations: 0,
             metrics,
             regions,
@@ -197,6 +204,7 @@ impl Aggregator {
             local_region,
             config,
             metrics,
+            changed,
             ..
         } = self;
         let Some(entry) = entries.get_mut(&obs.target) else {
@@ -210,6 +218,9 @@ impl Aggregator {
                 .entry(region.clone())
                 .or_default()
                 .sample(obs.latency);
+        if rtt_moved {
+            note(changed, &obs.target);
+        }
         let i = match entry
             .votes
             .iter()
@@ -259,7 +270,11 @@ impl Aggregator {
         }
         vote.reason = obs.reason;
         if !matches!(transition, Some((_, Health::Down))) {
-            return entry.decide(&obs.target, now, config.staleness) || rtt_moved;
+            let decided = entry.decide(&obs.target, now, config.staleness);
+            if decided {
+                note(changed, &obs.target);
+            }
+            return decided || rtt_moved;
         }
         // A vantage point saw a target go down: before that vote counts, ask whether it is
         // the vantage point that failed.
@@ -271,9 +286,14 @@ impl Aggregator {
             return self.decide_all(now);
         }
         let staleness = self.config.staleness;
-        self.entries
+        let decided = self
+            .entries
             .get_mut(&obs.target)
-            .is_some_and(|e| e.decide(&obs.target, now, staleness))
+            .is_some_and(|e| e.decide(&obs.target, now, staleness));
+        if decided {
+            note(&mut self.changed, &obs.target);
+        }
+        decided
     }
 
     /// Time-driven changes: votes going stale, hold-downs ending, suspicions clearing.
@@ -303,11 +323,14 @@ impl Aggregator {
 
     fn decide_all(&mut self, now: Instant) -> bool {
         let staleness = self.config.staleness;
-        let mut changed = false;
+        let mut any = false;
         for (t, e) in self.entries.iter_mut() {
-            changed |= e.decide(t, now, staleness);
+            if e.decide(t, now, staleness) {
+                note(&mut self.changed, t);
+                any = true;
+            }
         }
-        changed
+        any
     }
 
     /// Evaluates the mass-failure guard for a vantage point not yet suspected; true when
@@ -413,13 +436,23 @@ impl Aggregator {
                 .max()
                 .unwrap_or(Duration::ZERO)
         });
+        if changed {
+            // Rare (start and reload): the next publication is compared whole.
+            self.changed = None;
+        }
         changed
     }
 
     /// The snapshot to publish next: a new generation, so routing can tell it apart.
     pub(crate) fn publish(&mut self) -> HealthSnapshot {
+        let after = self.generation;
         self.generation += 1;
-        self.snapshot()
+        let mut snap = self.snapshot();
+        snap.changed = self.changed.replace(HashSet::new()).map(|set| Changed {
+            after,
+            targets: set.into_iter().collect(),
+        });
+        snap
     }
 
     /// The current state as a snapshot of the last published generation (the first one,
@@ -441,6 +474,8 @@ impl Aggregator {
                 .map(|(t, e)| (t.clone(), e.status.clone()))
                 .collect(),
             rtt,
+            lineage: self.lineage,
+            changed: None,
         }
     }
 
@@ -549,6 +584,13 @@ impl Aggregator {
 
 /// Whether two specs probe the same thing, so the health measured by one holds for the
 /// other; timing and thresholds may differ.
+/// Lists `t` as changed for the next publication (unless everything is already).
+fn note(changed: &mut Option<HashSet<Target>>, t: &Target) {
+    if let Some(set) = changed {
+        set.insert(t.clone());
+    }
+}
+
 fn same_probe(a: &CheckSpec, b: &CheckSpec) -> bool {
     a.kind == b.kind && a.port == b.port
 }
@@ -595,6 +637,7 @@ mod tests {
     use tokio::time::advance;
 
     use super::*;
+    use crate::health::Delta;
     use crate::zone::{CheckKind, HttpCheck, Quorum, StartupState};
 
     const SECOND: Duration = Duration::from_secs(1);
@@ -680,6 +723,41 @@ mod tests {
             .into_iter()
             .find(|x| x.target == t.to_string())
             .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_publication_lists_the_targets_that_moved_since_the_previous_one() {
+        let spec = spec(1, 1, Quorum::Majority, Duration::ZERO);
+        let (t1, t2) = (target(1, &spec), target(2, &spec));
+        let mut agg = aggregator(
+            &[(t1.clone(), spec.clone()), (t2.clone(), spec.clone())],
+            DecisionConfig::default(),
+        );
+        let listed = |s: &HealthSnapshot| {
+            let mut v = s.changed.as_ref().map(|c| (c.after, c.targets.clone()));
+            if let Some((_, ts)) = &mut v {
+                ts.sort();
+            }
+            v
+        };
+        // Before anything was published the previous state is not known.
+        let s1 = agg.publish();
+        assert_eq!(listed(&s1), None);
+        assert!(see(&mut agg, &t1, "r1", true));
+        let s2 = agg.publish();
+        assert_eq!(listed(&s2), Some((1, vec![t1.clone()])));
+        assert_eq!(s2.changed_since(&s1), Some(&[t1.clone()][..]));
+        assert_eq!(Delta::between(&s1, &s2).health.len(), 1);
+        // A result that changes nothing published (t1 up again, same RTT) is not listed;
+        // t2's first result is.
+        assert!(!see(&mut agg, &t1, "r1", true));
+        assert!(see(&mut agg, &t2, "r1", true));
+        let s3 = agg.publish();
+        assert_eq!(listed(&s3), Some((2, vec![t2.clone()])));
+        // A new target set: the next publication is compared whole.
+        assert!(agg.set_targets([(t1.clone(), spec.clone())].into_iter().collect()));
+        assert_eq!(listed(&agg.publish()), None);
+        assert_eq!(listed(&agg.publish()), Some((4, vec![])));
     }
 
     #[tokio::test(start_paused = true)]
