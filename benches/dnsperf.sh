@@ -5,7 +5,8 @@
 # thread, TOKIO_WORKER_THREADS=1; knot: udp-workers 1; gdnsd: udp_threads 1) and
 # dnsperf to core 1; loopback only.
 #
-# At the fixed load it also prints each server's CPU time per query.
+# At the fixed load it also prints each server's CPU time per query (median of --runs
+# interleaved rounds).
 # Usage: benches/dnsperf.sh [--secs 15] [--runs 3] [--lat-secs 10] [--qps N]
 #                           [--no-gdnsd] [--explore]
 #   --secs/--runs  length and count of the throughput runs (median reported)
@@ -263,21 +264,31 @@ for k in "${!results[@]}"; do
 done
 [[ -n $QPS ]] || QPS=$(( slowest / 2 / 10000 * 10000 ))
 ((QPS > 0)) || QPS=10000
-declare -A lat cpu
-for mix in "${mixes[@]}"; do
-  for s in "${servers[@]}"; do
-    # CPU per query: the server's CPU time during the fixed-load run over the queries
-    # it answered (below saturation, so this is cost, not capacity).
-    c0=$(ticks "${pid_of[$s]}")
-    # shellcheck disable=SC2046
-    taskset -c 1 dnsperf -s 127.0.0.1 -p "$(port_of "$s")" -d "$work/q-$(mix_file "$mix")" \
-      -l "$LAT_SECS" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -Q "$QPS" -v $(mix_args "$mix") > "$work/lat.out" 2>/dev/null
-    c1=$(ticks "${pid_of[$s]}")
-    lat[$s/$mix]=$(awk '$1 == ">" {print $NF * 1e6}' "$work/lat.out" | sort -n |
-      awk '{v[NR]=$1; s+=$1} END {if (NR) printf "%.0f %.0f %.0f", s/NR, v[int(NR*0.5)+1], v[int(NR*0.99)+1]}')
-    answered=$(awk '/Queries completed/ {print $3}' "$work/lat.out")
-    cpu[$s/$mix]=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="${answered:-0}" 'BEGIN {printf "%.2f", (n > 0 ? c / hz / n * 1e6 : 0)}')
+declare -A lat cpu cpus
+# The fixed-load runs go round the servers $RUNS times (CPU per query moves by a few %
+# from run to run on a shared VM; the median of interleaved rounds is what is printed,
+# the latency is the last round's).
+for round in $(seq 1 "$RUNS"); do
+  for mix in "${mixes[@]}"; do
+    for s in "${servers[@]}"; do
+      # CPU per query: the server's CPU time during the fixed-load run over the queries
+      # it answered (below saturation, so this is cost, not capacity).
+      c0=$(ticks "${pid_of[$s]}")
+      # shellcheck disable=SC2046
+      taskset -c 1 dnsperf -s 127.0.0.1 -p "$(port_of "$s")" -d "$work/q-$(mix_file "$mix")" \
+        -l "$LAT_SECS" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -Q "$QPS" -v $(mix_args "$mix") > "$work/lat.out" 2>/dev/null
+      c1=$(ticks "${pid_of[$s]}")
+      lat[$s/$mix]=$(awk '$1 == ">" {print $NF * 1e6}' "$work/lat.out" | sort -n |
+        awk '{v[NR]=$1; s+=$1} END {if (NR) printf "%.0f %.0f %.0f", s/NR, v[int(NR*0.5)+1], v[int(NR*0.99)+1]}')
+      answered=$(awk '/Queries completed/ {print $3}' "$work/lat.out")
+      c=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="${answered:-0}" 'BEGIN {printf "%.2f", (n > 0 ? c / hz / n * 1e6 : 0)}')
+      cpus[$s/$mix]+="$c "
+      echo "fixed load round $round: $s $mix $c CPU µs/q" >&2
+    done
   done
+done
+for k in "${!cpus[@]}"; do
+  cpu[$k]=$(tr ' ' '\n' <<< "${cpus[$k]}" | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 done
 
 echo
@@ -296,7 +307,8 @@ for mix in "${mixes[@]}"; do
 done
 echo "busy: the server's core time during the run; q/s / core: queries/s divided by busy, the"
 echo "server's capacity when dnsperf (one core) is what limits queries/s."
-echo "CPU µs/q: the server's CPU time during the fixed-load run over the queries answered;"
+echo "CPU µs/q: the server's CPU time during a fixed-load run over the queries answered,"
+echo "median of $RUNS rounds that go round the servers in turn;"
 echo "x gdnsd: that over gdnsd's (knot's with --no-gdnsd) on the same mix."
 echo "mixes: static = 100 queries over the 41-record zone (A, AAAA, MX, TXT, NS, SOA, CNAME,"
 echo "NODATA, NXDOMAIN); failover = 10 policy names, 80% A / 20% AAAA; ecs = failover with"
