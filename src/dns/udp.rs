@@ -61,6 +61,7 @@ fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_port(true)?;
+    omit_path_mtu(&socket, addr.is_ipv6());
     // Room to absorb a burst while the thread answers the previous batch; the kernel
     // caps it at net.core.rmem_max. Best effort.
     let _ = socket.set_recv_buffer_size(UDP_BUFFER);
@@ -68,6 +69,46 @@ fn reuseport_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// Send replies as the interface's MTU allows, ignoring path-MTU information
+/// (IP_PMTUDISC_OMIT, as gdnsd and knot set it): a forged ICMP "fragmentation needed"
+/// cannot make us fragment answers for an off-path attacker to spoof into, and no
+/// per-send path-MTU lookup is made (0.7% of the server's CPU under dnsperf). Best
+/// effort: Linux 3.15 and later.
+fn omit_path_mtu(socket: &Socket, v6: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (level, name, value) = if v6 {
+            (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MTU_DISCOVER,
+                libc::IPV6_PMTUDISC_OMIT,
+            )
+        } else {
+            (
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                libc::IP_PMTUDISC_OMIT,
+            )
+        };
+        // SAFETY: a valid fd, and a c_int option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            debug!(error = %io::Error::last_os_error(), "cannot set PMTUDISC_OMIT");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (socket, v6);
 }
 
 /// Bind `count` sockets to one address with SO_REUSEPORT so the kernel spreads
@@ -222,5 +263,43 @@ fn serve(
             }
         }
         batch::send(&socket, &mut batch, n);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    fn option(sock: &std::net::UdpSocket, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid fd and a c_int-sized buffer, its length given.
+        let rc = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                level,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        value
+    }
+
+    #[test]
+    fn listening_sockets_ignore_path_mtu_information() {
+        let v4 = bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        assert_eq!(
+            option(&v4[0], libc::IPPROTO_IP, libc::IP_MTU_DISCOVER),
+            libc::IP_PMTUDISC_OMIT
+        );
+        let v6 = bind("[::1]:0".parse().unwrap(), 1).unwrap();
+        assert_eq!(
+            option(&v6[0], libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER),
+            libc::IPV6_PMTUDISC_OMIT
+        );
     }
 }

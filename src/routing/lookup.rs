@@ -512,18 +512,8 @@ impl RoutingTable {
             });
         }
         if matches!(qtype, RecordType::A | RecordType::AAAA) {
-            if let Some(a) = zone
-                .rrset(node, qtype)
-                .and_then(|set| addresses(set, super::names::MAX_BODY))
-            {
-                return Some(FastAnswer {
-                    flags: flags(true, ResponseCode::NoError),
-                    counts: [a.count(), 0, 0],
-                    body: Body::Addresses(a),
-                    scope: None,
-                    case_free: true,
-                    counters: static_counters,
-                });
+            if let Some(a) = zone.rrset(node, qtype).and_then(address_answer) {
+                return Some(a.counted(static_counters));
             }
         }
         if let Some((p, body)) = zone.prepared(node, qtype) {
@@ -561,20 +551,25 @@ fn wildcard<'t>(
         return None;
     }
     if let Some(set) = zone.rrset(w, qtype) {
-        let a = addresses(set, super::names::MAX_BODY)?;
-        return Some(FastAnswer {
-            flags: flags(true, ResponseCode::NoError),
-            counts: [a.count(), 0, 0],
-            body: Body::Addresses(a),
-            scope: None,
-            case_free: true,
-            counters: None,
-        });
+        return address_answer(set);
     }
     if zone.rrset(w, RecordType::CNAME).is_some() {
         return None;
     }
     negative(zone, key, ResponseCode::NoError, None)
+}
+
+/// The fast reply holding a static address RRset, when it is one and fits.
+fn address_answer(set: RrSet<'_>) -> Option<FastAnswer<'_>> {
+    let a = addresses(set, super::names::MAX_BODY)?;
+    Some(FastAnswer {
+        flags: flags(true, ResponseCode::NoError),
+        counts: [a.count(), 0, 0],
+        body: Body::Addresses(a),
+        scope: None,
+        case_free: true,
+        counters: None,
+    })
 }
 
 impl<'t> FastAnswer<'t> {
