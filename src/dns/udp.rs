@@ -114,6 +114,30 @@ fn omit_path_mtu(socket: &Socket, v6: bool) {
 /// Bind `count` sockets to one address with SO_REUSEPORT so the kernel spreads
 /// datagrams across them. Port 0 is resolved by the first bind and reused by the rest.
 pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::UdpSocket>> {
+    if addr.port() == 0 {
+        // A plain socket's port is one nobody holds; between its close and our bind
+        // another process may take it, so try again a few times.
+        let mut last = None;
+        for _ in 0..8 {
+            match bind_at(free_port(addr)?, count) {
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+                other => return other,
+            }
+        }
+        return Err(last.unwrap_or_else(|| io::ErrorKind::AddrInUse.into()));
+    }
+    bind_at(addr, count)
+}
+
+/// A port nobody holds, for a listen line with port 0. The kernel's own choice for a
+/// SO_REUSEPORT socket may be a port another SO_REUSEPORT socket of the same user
+/// already holds (it does not count those as taken), and the two servers would then
+/// split each other's queries: seen as wrong answers between test servers.
+fn free_port(addr: SocketAddr) -> io::Result<SocketAddr> {
+    std::net::UdpSocket::bind(addr)?.local_addr()
+}
+
+fn bind_at(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::UdpSocket>> {
     let first = reuseport_socket(addr)?;
     let actual = first.local_addr()?;
     let mut out = vec![first];
@@ -287,6 +311,27 @@ mod tests {
         };
         assert_eq!(rc, 0, "{}", io::Error::last_os_error());
         value
+    }
+
+    #[test]
+    fn port_zero_never_shares_a_port_with_another_listener() {
+        // Four hundred listeners alive at once: were the kernel choosing for SO_REUSEPORT
+        // sockets, two of them would share a port in about 94% of runs (birthday odds
+        // over some 28,000 ephemeral ports).
+        let mut ports = std::collections::HashSet::new();
+        let mut alive = Vec::new();
+        for _ in 0..400 {
+            let socks = bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+            let port = socks[0].local_addr().unwrap().port();
+            assert!(ports.insert(port), "port {port} given twice");
+            alive.push(socks);
+        }
+        // The sockets of one listener do share their port.
+        let two = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        assert_eq!(
+            two[0].local_addr().unwrap().port(),
+            two[1].local_addr().unwrap().port()
+        );
     }
 
     #[test]
