@@ -22,6 +22,13 @@ struct KeyAt {
     len: u8,
 }
 
+impl KeyAt {
+    #[inline]
+    fn of(self, keys: &[u8]) -> &[u8] {
+        &keys[self.start as usize..][..self.len as usize]
+    }
+}
+
 impl<E> Default for NodeIndex<E> {
     fn default() -> Self {
         NodeIndex {
@@ -48,7 +55,7 @@ impl<E> NodeIndex<E> {
 
     #[inline]
     fn key_of(&self, at: KeyAt) -> &[u8] {
-        &self.keys[at.start as usize..][..at.len as usize]
+        at.of(&self.keys)
     }
 
     fn find(&self, key: &[u8]) -> Option<usize> {
@@ -87,10 +94,7 @@ impl<E> NodeIndex<E> {
             entries,
             keys,
         } = self;
-        table.insert_unique(hash(key), i, |&j| {
-            let at = entries[j as usize].0;
-            hash(&keys[at.start as usize..][..at.len as usize])
-        });
+        table.insert_unique(hash(key), i, |&j| hash(entries[j as usize].0.of(keys)));
         Some(i as usize)
     }
 
@@ -124,10 +128,7 @@ impl<E> NodeIndex<E> {
             entries,
             keys,
         } = self;
-        table.shrink_to_fit(|&j| {
-            let at = entries[j as usize].0;
-            hash(&keys[at.start as usize..][..at.len as usize])
-        });
+        table.shrink_to_fit(|&j| hash(entries[j as usize].0.of(keys)));
     }
 }
 

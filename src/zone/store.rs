@@ -126,19 +126,21 @@ pub fn name_text(wire: &[u8]) -> String {
     decode_name(wire).to_string()
 }
 
+/// The stored name at `off` in the owner arena. Every stored name was checked by
+/// `wire_name_len` when it went in.
+fn name_in(names: &[u8], off: u32) -> &[u8] {
+    let b = &names[off as usize..];
+    &b[..wire_name_len(b).unwrap_or(b.len())]
+}
+
+/// The owners table's hash of the name at `off` (for rehashing as it grows).
+fn owner_hash(names: &[u8], off: u32) -> u64 {
+    hash_name(&FxBuildHasher, name_in(names, off))
+}
+
 impl RecordStore {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Room for about `records` records of `octets` file octets each, to spare regrowth.
-    pub fn with_capacity(records: usize) -> Self {
-        RecordStore {
-            names: Vec::with_capacity(records * 16),
-            data: Vec::with_capacity(records * 4),
-            entries: Vec::with_capacity(records),
-            owners: HashTable::with_capacity(records),
-        }
     }
 
     pub fn len(&self) -> usize {
@@ -155,9 +157,7 @@ impl RecordStore {
     }
 
     fn name_at(&self, off: u32) -> &[u8] {
-        let b = &self.names[off as usize..];
-        // Every stored name was checked by `wire_name_len` when it went in.
-        &b[..wire_name_len(b).unwrap_or(b.len())]
+        name_in(&self.names, off)
     }
 
     /// Where the owner `name` (any case) is in `names`, if stored.
@@ -206,10 +206,7 @@ impl RecordStore {
                         let o = u32::try_from(self.names.len()).map_err(|_| StoreError::Full)?;
                         self.names.extend_from_slice(owner);
                         let RecordStore { names, owners, .. } = self;
-                        owners.insert_unique(hash, o, |&x| {
-                            let b = &names[x as usize..];
-                            hash_name(&FxBuildHasher, &b[..wire_name_len(b).unwrap_or(b.len())])
-                        });
+                        owners.insert_unique(hash, o, |&x| owner_hash(names, x));
                         o
                     }
                 }
@@ -260,18 +257,7 @@ impl RecordStore {
         self.data.shrink_to_fit();
         self.entries.shrink_to_fit();
         let RecordStore { names, owners, .. } = self;
-        owners.shrink_to_fit(|&x| {
-            let b = &names[x as usize..];
-            hash_name(&FxBuildHasher, &b[..wire_name_len(b).unwrap_or(b.len())])
-        });
-    }
-
-    /// Octets held, for figures.
-    pub fn heap_bytes(&self) -> usize {
-        self.names.capacity()
-            + self.data.capacity()
-            + self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.owners.capacity() * (std::mem::size_of::<u32>() + 1)
+        owners.shrink_to_fit(|&x| owner_hash(names, x));
     }
 }
 

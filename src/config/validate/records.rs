@@ -30,7 +30,7 @@ impl Statics {
     pub(super) fn delegations(&self, origin: &Name) -> Vec<Name> {
         let mut out = self.file.delegations.clone();
         for r in &self.records {
-            if r.record_type() == RecordType::NS && r.name != *origin && !out.contains(&r.name) {
+            if r.record_type() == RecordType::NS && r.name != *origin {
                 out.push(r.name.clone());
             }
         }

@@ -21,7 +21,7 @@ pub(super) struct FileRecords {
     pub(super) soas: Vec<hickory_proto::rr::Record>,
     /// Some NS record is at the apex.
     pub(super) apex_ns: bool,
-    /// Owners of NS records below the apex, each once.
+    /// Owners of NS records below the apex (each once per run of its NS records).
     pub(super) delegations: Vec<Name>,
     /// Owners (`RecordStore` owner ids) holding a CNAME.
     pub(super) cname_owners: Vec<u32>,
@@ -59,12 +59,7 @@ impl Collect<'_> {
         }
         let rtype = RecordType::from(rec.rtype);
         if rtype == RecordType::SOA {
-            let mut one = RecordStore::new();
-            one.push_wire(rec.owner, rec.rtype, rec.ttl, rec.rdata)
-                .map_err(|e| e.to_string())?;
-            if let Some(r) = one.get(0) {
-                self.out.soas.push(r.to_record());
-            }
+            self.out.soas.push(masterfile::decode_record(&rec)?);
             return Ok(());
         }
         let apex = store::same_name(rec.owner, self.origin);
@@ -72,8 +67,10 @@ impl Collect<'_> {
             if apex {
                 self.out.apex_ns = true;
             } else {
+                // A cut's NS records usually stand together: one entry per run (a
+                // repeat elsewhere costs a duplicate, not a scan of every cut).
                 let name = store::name_of(rec.owner);
-                if !self.out.delegations.contains(&name) {
+                if self.out.delegations.last() != Some(&name) {
                     self.out.delegations.push(name);
                 }
             }
